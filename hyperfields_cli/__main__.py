@@ -1,0 +1,3 @@
+from hyperfields_cli.cli import main
+
+main()

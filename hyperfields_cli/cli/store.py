@@ -1,0 +1,1 @@
+"""Artifact commands: list, show, pull, push (being built)."""
