@@ -15,6 +15,8 @@ from hyperfields_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, UserError
 
 # Importing a command module registers its commands on `app`.
 from hyperfields_cli.cli import store as _store  # noqa: E402,F401  (list, show, pull, push)
+from hyperfields_cli.cli import train as _train  # noqa: E402,F401  (teach, distill)
+from hyperfields_cli.cli import generate as _generate  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 
@@ -35,9 +37,9 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         if state.debug or "--debug" in args:
             raise
-        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err_console.print(f"[dim]hint:[/dim] {exc.hint}", highlight=False)
+            err_console.print(f"[dim]hint:[/dim] {exc.hint}", highlight=False, soft_wrap=True)
         code = exc.exit_code
     except Exception as exc:  # an unexpected failure: still one line unless --debug
         if state.debug or "--debug" in args:
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(
             f"[red]error:[/red] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
             highlight=False,
+            soft_wrap=True,
         )
         code = EXIT_FAILURE
     sys.exit(code if isinstance(code, int) else 0)

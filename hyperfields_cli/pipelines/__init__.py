@@ -1,0 +1,1 @@
+"""End-to-end pipelines that chain model -> field -> renderer -> exporters for a command."""

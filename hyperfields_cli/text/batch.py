@@ -1,0 +1,71 @@
+"""The encoded form of a batch of prompts, shared by the encoder, the cache and the hypernet.
+
+Kept free of transformers so training code can import it where no encoder is installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class TextBatch:
+    """tokens [B, T, D] (each valid token L2-normalised, padding zeros), mask [B, T] bool
+    (True = real token), sentence [B, D] (mean of valid raw tokens, L2-normalised), prompts."""
+
+    tokens: Tensor
+    mask: Tensor
+    sentence: Tensor
+    prompts: list[str]
+
+    def __post_init__(self) -> None:
+        b, t, d = self.tokens.shape
+        if self.mask.shape != (b, t) or self.sentence.shape != (b, d) or len(self.prompts) != b:
+            raise ValueError(
+                f"inconsistent TextBatch: tokens {tuple(self.tokens.shape)}, mask "
+                f"{tuple(self.mask.shape)}, sentence {tuple(self.sentence.shape)}, "
+                f"{len(self.prompts)} prompts"
+            )
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    @property
+    def dim(self) -> int:
+        return self.tokens.shape[-1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.tokens.device
+
+    def to(self, device: torch.device | str) -> TextBatch:
+        return TextBatch(
+            self.tokens.to(device), self.mask.to(device), self.sentence.to(device), self.prompts
+        )
+
+    def select(self, index: list[int]) -> TextBatch:
+        """Rows at `index`, re-trimmed to the longest selected prompt."""
+        items = [self.item(i) for i in index]
+        return collate([t for t, _ in items], [s for _, s in items], [self.prompts[i] for i in index])
+
+    def item(self, i: int) -> tuple[Tensor, Tensor]:
+        """Prompt i as (valid tokens [T_i, D], sentence [D])."""
+        return self.tokens[i, self.mask[i]], self.sentence[i]
+
+
+def collate(tokens: list[Tensor], sentences: list[Tensor], prompts: list[str]) -> TextBatch:
+    """Per-prompt valid tokens [T_i, D] + sentences [D] -> one batch padded to max T_i."""
+    if not tokens:
+        raise ValueError("cannot collate an empty list of prompts")
+    t_max = max(t.shape[0] for t in tokens)
+    d = tokens[0].shape[-1]
+    ref = tokens[0]
+    out = torch.zeros(len(tokens), t_max, d, dtype=ref.dtype, device=ref.device)  # [B, T, D]
+    mask = torch.zeros(len(tokens), t_max, dtype=torch.bool, device=ref.device)  # [B, T]
+    for i, t in enumerate(tokens):
+        out[i, : t.shape[0]] = t
+        mask[i, : t.shape[0]] = True
+    return TextBatch(out, mask, torch.stack(sentences).to(ref), list(prompts))

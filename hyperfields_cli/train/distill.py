@@ -1,0 +1,168 @@
+"""`hyperfields distill`: many teachers -> one student hypernetwork (NeRF distillation).
+
+Each step draws a few scenes (paper: 2) from the union of all teachers' prompts, renders the
+student and the scenes' teachers at the same ray samples from one random camera and
+minimises the image-space MSE (+ a small opacity entropy). Teachers are loaded once, frozen,
+in eval mode; a procedural pack serves as an exact teacher.
+"""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from pydantic import ValidationError
+from torch import Tensor
+
+from hyperfields_cli.artifacts import Artifact, ArtifactStore
+from hyperfields_cli.config import DistillConfig, TeachersManifest, resolve_device
+from hyperfields_cli.errors import NotFoundError, UsageError
+from hyperfields_cli.field.base import RadianceField
+from hyperfields_cli.field.stack import StackedField
+from hyperfields_cli.hypernet.model import HyperFieldsModel
+from hyperfields_cli.synthetic.packs import load_pack
+from hyperfields_cli.synthetic.scene import ProceduralScenes, SceneSpec
+from hyperfields_cli.text.batch import TextBatch
+from hyperfields_cli.text.cache import encode_prompts
+from hyperfields_cli.train.common import (
+    build_model,
+    param_groups,
+    run_dir_for,
+    sample_sheet,
+    save_model_artifact,
+)
+from hyperfields_cli.train.evaluate import eval_cameras, field_psnr
+from hyperfields_cli.train.steps import match_target_step
+from hyperfields_cli.train.trainer import Trainer
+
+
+@dataclass
+class Teacher:
+    """A frozen source of scenes: a teacher hypernetwork or the procedural world."""
+
+    label: str
+    prompts: list[str]
+    model: HyperFieldsModel | None = None
+    text: TextBatch | None = None
+    specs: list[SceneSpec] | None = None
+    artifact: Artifact | None = None
+
+    def field(self, local: list[int]) -> RadianceField:
+        if self.model is not None and self.text is not None:
+            return self.model.scene_field(self.text.select(local))
+        assert self.specs is not None
+        return ProceduralScenes([self.specs[i] for i in local])
+
+
+def read_manifest(path: Path) -> TeachersManifest:
+    if not path.is_file():
+        raise NotFoundError(f"teachers manifest {path} does not exist",
+                            "write a TOML with [[teachers]] entries (ref = \"bowls@v1\" or pack = \"bowls\")")
+    try:
+        return TeachersManifest.model_validate(tomllib.loads(path.read_text()))
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise UsageError(f"{path}: {loc}: {first['msg']}") from exc
+
+
+def load_teachers(manifest: TeachersManifest, store: ArtifactStore, device: torch.device
+                  ) -> list[Teacher]:
+    teachers = []
+    for entry in manifest.teachers:
+        if entry.ref is not None:
+            art = store.resolve(entry.ref, kind="teacher")
+            model = HyperFieldsModel.from_pretrained(art.path, device=device)
+            model.requires_grad_(False)
+            prompts = list(art.manifest.prompts)
+            text = encode_prompts(prompts, model.config.text_encoder, model.config.text_revision)
+            teachers.append(Teacher(art.ref, prompts, model, text.to(device), artifact=art))
+        elif entry.pack is not None:
+            pack = load_pack(entry.pack)
+            if any(p.scene is None for p in pack.prompts):
+                raise UsageError(f"pack {pack.name!r} has prompts without procedural scenes",
+                                 "only procedural packs can serve as exact teachers")
+            teachers.append(Teacher(f"pack:{pack.name}", [p.text for p in pack.prompts],
+                                    specs=[p.scene for p in pack.prompts]))
+        else:
+            raise UsageError("a [[teachers]] entry needs `ref` or `pack`")
+    return teachers
+
+
+def scene_index(teachers: list[Teacher]) -> list[tuple[int, int, str]]:
+    """Every (teacher, local prompt, prompt) once; a prompt seen twice keeps its first teacher."""
+    seen, out = set(), []
+    for ti, t in enumerate(teachers):
+        for li, p in enumerate(t.prompts):
+            if p not in seen:
+                seen.add(p)
+                out.append((ti, li, p))
+    return out
+
+
+def teacher_field(teachers: list[Teacher], scenes: list[tuple[int, int, str]]) -> RadianceField:
+    """The teachers of `scenes`, in order, as one field (consecutive runs grouped)."""
+    parts, run_t, run = [], None, []
+    for ti, li, _ in scenes:
+        if ti != run_t and run:
+            parts.append(teachers[run_t].field(run))
+            run = []
+        run_t = ti
+        run.append(li)
+    parts.append(teachers[run_t].field(run))
+    return parts[0] if len(parts) == 1 else StackedField(parts)
+
+
+def distill(cfg: DistillConfig, store: ArtifactStore | None = None) -> Artifact:
+    """Run `distill` end to end and return the saved student artifact."""
+    store = store or ArtifactStore()
+    manifest = read_manifest(cfg.teachers)
+    name = cfg.name or manifest.name or "student"
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    teachers = load_teachers(manifest, store, device)
+    scenes = scene_index(teachers)
+    prompts = [p for _, _, p in scenes]
+    model_cfg = cfg.model.model_copy(update={"arch": cfg.arch})
+    model, text = build_model(model_cfg, prompts, device)
+    rng, gen = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
+
+    def step(_: int) -> dict[str, Tensor]:
+        idx = sorted(rng.sample(range(len(scenes)), min(cfg.meta_batch, len(scenes))))
+        field = model.scene_field(text.select(idx), model.random_probe_points())
+        target = teacher_field(teachers, [scenes[i] for i in idx])
+        return match_target_step(field, target, cfg.rays, device, gen)
+
+    trainer = Trainer(model, param_groups(model, cfg.optim), cfg.optim, cfg.iters,
+                      run_dir_for("distill", name, cfg.run_dir), f"distill {name}")
+    if cfg.resume:
+        trainer.resume()
+    history = trainer.run(step)
+    metrics, sheet = evaluate_student(model, text, teachers, scenes, cfg)
+    metrics.update({"steps": trainer.step, "scenes": len(scenes),
+                    "final_train_loss": history[-1]["loss"] if history else float("nan")})
+    parents = [t.artifact for t in teachers if t.artifact is not None]
+    return save_model_artifact(store, "student", name, model, prompts, config=cfg,
+                               metrics=metrics, sheet=sheet, parents=parents)
+
+
+def evaluate_student(model: HyperFieldsModel, text: TextBatch, teachers: list[Teacher],
+                     scenes: list[tuple[int, int, str]], cfg: DistillConfig,
+                     max_scenes: int = 16) -> tuple[dict[str, float | str], object]:
+    """Student-vs-teacher PSNR on held-out views over (up to) `max_scenes` scenes."""
+    model.eval()
+    pick = list(range(len(scenes)))[:: max(1, len(scenes) // max_scenes)][:max_scenes]
+    cams = eval_cameras(cfg.eval_views, cfg.eval_size).to(model.device)
+    with torch.no_grad():
+        field = model.scene_field(text.select(pick))
+        target = teacher_field(teachers, [scenes[i] for i in pick])
+        per, got, want = field_psnr(field, target, cams)
+    labels = [scenes[i][2] for i in pick]
+    metrics: dict[str, float | str] = {"psnr_vs_teacher_mean": float(per.mean())}
+    metrics.update({f"psnr_vs_teacher/{lab}": float(v) for lab, v in zip(labels, per, strict=True)})
+    return metrics, sample_sheet(got[:, :4], want[:, :4], labels[:4])

@@ -1,0 +1,77 @@
+"""One training step's rendering: rays from a random camera, the same samples for the model
+being trained and its target, composited colours compared in image space.
+
+Teaching from the procedural world and distilling from teacher NeRFs are the same
+computation here: the target is any RadianceField (analytic scenes or a frozen teacher),
+queried at exactly the student's ray samples, as the paper's distillation does.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, Field
+from torch import Tensor
+
+from hyperfields_cli.field.base import RadianceField
+from hyperfields_cli.render.cameras import OrbitRange, camera_rays, random_orbit_cameras
+from hyperfields_cli.render.composite import RenderOutput, composite, opacity_entropy
+from hyperfields_cli.render.sampling import ray_aabb, stratified_t
+
+
+class RayConfig(BaseModel):
+    """How one step looks at its scenes."""
+
+    image_size: int = Field(64, ge=4, description="side of the random camera's image")
+    rays_per_step: int = Field(4096, ge=16, description="pixels drawn from that image")
+    num_samples: int = Field(96, ge=8, description="stratified samples per ray")
+    radius: tuple[float, float] = (1.8, 2.6)
+    polar: tuple[float, float] = (20.0, 100.0)
+    fov: tuple[float, float] = (35.0, 50.0)
+    entropy_weight: float = Field(1e-3, ge=0)
+
+    def orbit(self) -> OrbitRange:
+        return OrbitRange(radius=self.radius, polar=self.polar, fov=self.fov)
+
+
+def random_rays(cfg: RayConfig, device: torch.device, generator: torch.Generator | None = None
+                ) -> tuple[Tensor, Tensor]:
+    """One random orbit camera -> a random subset of its pixels' rays: origins, dirs [R, 3]."""
+    cams = random_orbit_cameras(1, cfg.image_size, ranges=cfg.orbit(), generator=generator)
+    n_pix = cfg.image_size**2
+    if cfg.rays_per_step < n_pix:
+        flat = torch.randperm(n_pix, generator=generator)[: cfg.rays_per_step]
+        pix = torch.stack([flat % cfg.image_size, flat // cfg.image_size], -1).float()[None]
+        origins, dirs = camera_rays(cams, pix)
+    else:
+        origins, dirs = camera_rays(cams)
+    return origins[0].to(device), dirs[0].to(device)
+
+
+def render_shared(field: RadianceField, points: Tensor, t: Tensor, deltas: Tensor, dirs: Tensor,
+                  keep_weights: bool = False) -> RenderOutput:
+    """Render `field` at precomputed shared samples: points [R, K, 3] -> [S, R, ...]."""
+    s, (r, k) = field.num_scenes, t.shape
+    out = field.query(points.reshape(1, -1, 3).expand(s, -1, -1))
+    bg = field.background(dirs[None].expand(s, -1, -1))
+    return composite(out.sigma.reshape(s, r, k), out.rgb.reshape(s, r, k, 3), t, deltas, bg,
+                     keep_weights)
+
+
+def match_target_step(model_field: RadianceField, target: RadianceField, cfg: RayConfig,
+                      device: torch.device, generator: torch.Generator | None = None
+                      ) -> dict[str, Tensor]:
+    """Image-space MSE between `model_field` and `target` at the same ray samples."""
+    origins, dirs = random_rays(cfg, device, generator)
+    near, far, _ = ray_aabb(origins, dirs, model_field.bound)
+    t, deltas = stratified_t(near, far, cfg.num_samples, perturb=True)
+    points = origins[:, None] + dirs[:, None] * t[..., None]  # [R, K, 3]
+    with torch.no_grad():
+        want = render_shared(target, points, t, deltas, dirs)
+    got = render_shared(model_field, points, t, deltas, dirs)
+    mse = torch.mean((got.rgb - want.rgb) ** 2)
+    loss = mse + cfg.entropy_weight * opacity_entropy(got.opacity)
+    return {"loss": loss, "mse": mse.detach(), "psnr": psnr_from_mse(mse.detach())}
+
+
+def psnr_from_mse(mse: Tensor) -> Tensor:
+    return -10.0 * torch.log10(mse.clamp_min(1e-10))

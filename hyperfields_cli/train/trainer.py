@@ -1,0 +1,158 @@
+"""The one training loop every command shares: optimise, schedule, EMA, checkpoint, report.
+
+Commands (teach, distill, finetune) supply a `step_fn(step) -> {"loss": tensor, ...}` that
+builds the loss for one step; the trainer owns everything around it, so resume, Ctrl-C
+handling and progress behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, Field
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from hyperfields_cli.train.checkpoint import load_checkpoint, save_checkpoint
+
+StepFn = Callable[[int], dict[str, Tensor | float]]
+
+
+class OptimConfig(BaseModel):
+    """Optimiser and schedule (paper: Adam lr 1e-4, grid 1e-3; torch-ngp style betas/eps)."""
+
+    lr: float = Field(1e-4, gt=0)
+    grid_lr: float = Field(1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.99)
+    eps: float = 1e-15
+    warmup_steps: int = Field(100, ge=0)
+    decay: Literal["none", "cosine"] = "cosine"
+    final_lr_ratio: float = Field(0.1, ge=0, le=1)
+    ema_decay: float | None = Field(None, description="keep an EMA copy of the weights")
+    amp: Literal["none", "fp16", "bf16"] = "none"
+    grad_clip: float | None = 1.0
+    checkpoint_every: int = Field(500, ge=1)
+    log_every: int = Field(10, ge=1)
+
+
+def lr_factor(cfg: OptimConfig, step: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to `final_lr_ratio`."""
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.decay == "none" or total <= cfg.warmup_steps:
+        return 1.0
+    frac = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.final_lr_ratio + (1 - cfg.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac))
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("loss {task.fields[loss]}"), TextColumn("psnr {task.fields[psnr]}"),
+        TextColumn("{task.fields[rate]} it/s"), TimeRemainingColumn(),
+    )
+
+
+class Trainer:
+    """Owns the optimiser, schedule, EMA, AMP scaler, checkpoints and progress of one run."""
+
+    def __init__(self, model: nn.Module, param_groups: Iterable[dict[str, Any]], cfg: OptimConfig,
+                 total_steps: int, run_dir: Path | None = None, description: str = "training",
+                 show_progress: bool = True) -> None:
+        self.model, self.cfg, self.total_steps = model, cfg, total_steps
+        self.run_dir, self.description, self.show_progress = run_dir, description, show_progress
+        self.optimizer = torch.optim.Adam(list(param_groups), betas=cfg.betas, eps=cfg.eps)
+        for group in self.optimizer.param_groups:
+            group["base_lr"] = group["lr"]
+        self.ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
+                    if cfg.ema_decay else None)
+        device = next(model.parameters()).device
+        self.device_type = device.type
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def checkpoint_dir(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / "checkpoint"
+
+    def resume(self) -> int:
+        """Continue from `run_dir/checkpoint`; returns the step it resumes at."""
+        assert self.checkpoint_dir is not None
+        state = load_checkpoint(self.checkpoint_dir, self.model, self.optimizer, self.ema,
+                                device=next(self.model.parameters()).device)
+        self.step = int(state["step"])
+        self.history = state.get("history", [])
+        return self.step
+
+    def save(self, extra: dict[str, Any] | None = None) -> None:
+        if self.checkpoint_dir is None:
+            return
+        state = {"step": self.step, "total_steps": self.total_steps, "history": self.history,
+                 **(extra or {})}
+        save_checkpoint(self.checkpoint_dir, self.model, self.optimizer, state, self.ema)
+
+    def averaged_model(self) -> nn.Module:
+        """The weights to ship: the EMA copy when enabled, else the live model."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.amp == "none":
+            return contextlib.nullcontext()
+        dtype = torch.float16 if self.cfg.amp == "fp16" else torch.bfloat16
+        return torch.autocast(self.device_type, dtype=dtype)
+
+    def _one_step(self, step_fn: StepFn) -> dict[str, Tensor | float]:
+        factor = lr_factor(self.cfg, self.step, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["base_lr"] * factor
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            out = step_fn(self.step)
+        self.scaler.scale(out["loss"]).backward()
+        if self.cfg.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        self.step += 1
+        return out
+
+    def run(self, step_fn: StepFn) -> list[dict[str, float]]:
+        """Train until `total_steps`; Ctrl-C saves a checkpoint before re-raising."""
+        self.model.train()
+        progress = progress_bar()
+        task = progress.add_task(self.description, total=self.total_steps, completed=self.step,
+                                 loss="-", psnr="-", rate="-")
+        t_last, s_last = time.perf_counter(), self.step
+        try:
+            with progress if self.show_progress else contextlib.nullcontext():
+                while self.step < self.total_steps:
+                    out = self._one_step(step_fn)
+                    if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
+                        now = time.perf_counter()
+                        rec = {k: float(v) for k, v in out.items()}
+                        rec["step"] = self.step
+                        rate = (self.step - s_last) / max(now - t_last, 1e-9)
+                        t_last, s_last = now, self.step
+                        self.history.append(rec)
+                        progress.update(task, completed=self.step, loss=f"{rec['loss']:.4f}",
+                                        psnr=f"{rec.get('psnr', float('nan')):.2f}",
+                                        rate=f"{rate:.1f}")
+                    if self.step % self.cfg.checkpoint_every == 0:
+                        self.save()
+        except KeyboardInterrupt:
+            self.save()
+            raise
+        self.save()
+        return self.history
