@@ -113,13 +113,14 @@ std::vector<torch::Tensor> grid_backward(const torch::Tensor& grad_out_in, const
                                          const std::vector<int64_t>& resolutions,
                                          const std::vector<int64_t>& offsets,
                                          int64_t hashed_mask, int64_t table_size,
-                                         bool need_table, bool need_x) {
+                                         bool need_table, bool need_x, bool pair_atomics) {
   check_points(x);
   check_table(table_in, x);
   const c10::cuda::CUDAGuard guard(x.device());
   const int64_t f = table_in.size(1);
   const torch::Tensor table = aligned_copy(table_in, f * table_in.element_size());
-  const GridParams p = make_params(x, table, resolutions, offsets, hashed_mask, table_size);
+  GridParams p = make_params(x, table, resolutions, offsets, hashed_mask, table_size);
+  p.pair_atomics = pair_atomics ? 1u : 0u;
   const int64_t out_dim = static_cast<int64_t>(p.num_levels) * f;
   TORCH_CHECK(grad_out_in.device() == x.device(), "grid_encode: grad_out on wrong device");
   TORCH_CHECK(grad_out_in.scalar_type() == torch::kFloat32, "grid_encode: grad_out must be fp32");

@@ -10,6 +10,7 @@
 #include <cuda_fp16.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "grid_encode.h"
 
@@ -42,31 +43,18 @@ HD V load_ro(const V* p) {
 HD float to_float(float v) { return v; }
 HD float to_float(__half v) { return __half2float(v); }
 
+// Unsigned vector type of 2, 4, 8 or 16 bytes (raw bits of one table-row chunk).
 template <int kBytes>
-struct VecOf;
-template <>
-struct VecOf<2> {
-  using type = unsigned short;
-};
-template <>
-struct VecOf<4> {
-  using type = unsigned int;
-};
-template <>
-struct VecOf<8> {
-  using type = uint2;
-};
-template <>
-struct VecOf<16> {
-  using type = uint4;
-};
+using VecOf = std::conditional_t<
+    kBytes == 2, unsigned short,
+    std::conditional_t<kBytes == 4, unsigned int, std::conditional_t<kBytes == 8, uint2, uint4>>>;
 
 // Loads F consecutive values (one table row, 2..32 bytes) with the widest aligned loads.
 template <int F, typename T>
 HD void load_row(const T* row, float (&v)[F]) {
   constexpr int kBytes = F * static_cast<int>(sizeof(T));
   constexpr int kChunk = kBytes > 16 ? 16 : kBytes;
-  using V = typename VecOf<kChunk>::type;
+  using V = VecOf<kChunk>;
   V raw[kBytes / kChunk];
 #pragma unroll
   for (int c = 0; c < kBytes / kChunk; ++c) raw[c] = load_ro(reinterpret_cast<const V*>(row) + c);
@@ -145,6 +133,19 @@ HD void atomic_add_row(float* row, float w, const float (&g)[F]) {
   }
 #else
   atomic_add_scalars<F>(row, w, g);
+#endif
+}
+
+// Rows r (even) and r + 1 of an F = 2 table as one aligned 16-byte red.v4:
+// row r += w0 * g, row r + 1 += w1 * g.
+HD void atomic_add_pair(float* rows, float w0, float w1, const float (&g)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(rows), "f"(w0 * g[0]),
+               "f"(w0 * g[1]), "f"(w1 * g[0]), "f"(w1 * g[1])
+               : "memory");
+#else
+  atomic_add_row<2>(rows, w0, g);
+  atomic_add_row<2>(rows + 2, w1, g);
 #endif
 }
 
@@ -243,9 +244,29 @@ HD void backward_thread(uint32_t i, uint32_t group, const float* x, const T* tab
   float g[F];
   load_f32<F>(grad_out + (t.n * p.num_levels + t.l) * F, g);
   if constexpr (kTable) {
+    bool done = false;
+    if constexpr (F == 2) {
+      if (p.pair_atomics) {  // corners k, k+1 differ in x only: often rows r, r+1 (x prime 1)
 #pragma unroll
-    for (int k = 0; k < 8; ++k)
-      atomic_add_row<F>(grad_table + static_cast<size_t>(c.row[k]) * F, corner_weight(c, k), g);
+        for (int k = 0; k < 8; k += 2) {
+          const uint32_t r = c.row[k];
+          float* dst = grad_table + static_cast<size_t>(r) * 2;
+          const float w0 = corner_weight(c, k), w1 = corner_weight(c, k + 1);
+          if ((r & 1u) == 0u && c.row[k + 1] == r + 1u) {
+            atomic_add_pair(dst, w0, w1, g);
+          } else {
+            atomic_add_row<2>(dst, w0, g);
+            atomic_add_row<2>(grad_table + static_cast<size_t>(c.row[k + 1]) * 2, w1, g);
+          }
+        }
+        done = true;
+      }
+    }
+    if (!done) {
+#pragma unroll
+      for (int k = 0; k < 8; ++k)
+        atomic_add_row<F>(grad_table + static_cast<size_t>(c.row[k]) * F, corner_weight(c, k), g);
+    }
   }
   if constexpr (kX) {
     float v[8][F];

@@ -28,6 +28,12 @@ def cuda_available() -> bool:
     return torch.cuda.is_available() and torch.version.cuda is not None
 
 
+def _ext_dir(name: str) -> Path:
+    path = build_dir() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @functools.cache
 def load_extension(name: str, sources: tuple[str, ...]) -> ModuleType:
     """JIT-compile csrc/<sources> into module `name` (cached on disk across runs)."""
@@ -37,7 +43,7 @@ def load_extension(name: str, sources: tuple[str, ...]) -> ModuleType:
     return load(
         name=name,
         sources=[str(root / s) for s in sources],
-        build_directory=str(build_dir()),
+        build_directory=str(_ext_dir(name)),
         extra_cuda_cflags=["-O3", "--use_fast_math", "-std=c++17"],
         extra_cflags=["-O3", "-std=c++17"],
         verbose=os.environ.get("HYPERFIELDS_VERBOSE_BUILD") == "1",

@@ -22,7 +22,7 @@ Guidance = Literal["synthetic", "views", "sds"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" -> cuda when available, else cpu; a clear error for an unavailable device."""
+    """ "auto" -> cuda when available, else cpu; a clear error for an unavailable device."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -30,8 +30,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     except RuntimeError as exc:
         raise UsageError(f"unknown device {name!r}", "use auto, cpu, cuda or cuda:N") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {name!r} requested but CUDA is not available",
-                         "use --device cpu (or auto)")
+        raise UsageError(
+            f"device {name!r} requested but CUDA is not available", "use --device cpu (or auto)"
+        )
     return dev
 
 
@@ -122,9 +123,11 @@ class GenerateConfig(BaseModel):
     def resolved(self, device: torch.device) -> GenerateConfig:
         """Fill the device-dependent defaults (a CPU gets a lighter turntable)."""
         gpu = device.type == "cuda"
-        return self.model_copy(update={
-            "res": self.res or (512 if gpu else 128),
-            "frames": self.frames or (60 if gpu else 24),
-            "num_samples": self.num_samples or (256 if gpu else 128),
-            "mesh_res": self.mesh_res or (256 if gpu else 128),
-        })
+        return self.model_copy(
+            update={
+                "res": self.res or (512 if gpu else 128),
+                "frames": self.frames or (60 if gpu else 24),
+                "num_samples": self.num_samples or (256 if gpu else 128),
+                "mesh_res": self.mesh_res or (256 if gpu else 128),
+            }
+        )

@@ -10,13 +10,14 @@ import sys
 
 import click
 
-from hyperfields_cli.cli.app import app, err_console, state
-from hyperfields_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, UserError
+from hyperfields_cli.cli import generate as _generate  # noqa: E402,F401
+from hyperfields_cli.cli import packs as _packs  # noqa: E402,F401
 
 # Importing a command module registers its commands on `app`.
 from hyperfields_cli.cli import store as _store  # noqa: E402,F401  (list, show, pull, push)
 from hyperfields_cli.cli import train as _train  # noqa: E402,F401  (teach, distill)
-from hyperfields_cli.cli import generate as _generate  # noqa: E402,F401
+from hyperfields_cli.cli.app import app, err_console, state
+from hyperfields_cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, UserError
 
 __all__ = ["app", "main"]
 

@@ -21,7 +21,7 @@ app = typer.Typer(
     name="hyperfields",
     help=(
         "Text -> 3D neural radiance field in one forward pass (HyperFields, ICML 2024).\n\n"
-        "Example: hyperfields generate \"yarn pot\""
+        'Example: hyperfields generate "yarn pot"'
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -34,9 +34,18 @@ def generate(
     from hyperfields_cli.pipelines.generate import generate as run_generate
 
     try:
-        cfg = GenerateConfig(prompts=prompts, student=student, out=out, res=res, frames=frames,
-                             mesh=mesh, video=video, save_frames=save_frames, device=device,
-                             seed=seed)
+        cfg = GenerateConfig(
+            prompts=prompts,
+            student=student,
+            out=out,
+            res=res,
+            frames=frames,
+            mesh=mesh,
+            video=video,
+            save_frames=save_frames,
+            device=device,
+            seed=seed,
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
         raise UsageError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from exc

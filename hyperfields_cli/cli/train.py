@@ -14,16 +14,22 @@ def _print_artifact(artifact, what: str) -> None:  # noqa: ANN001
     console.print(f"[green]saved {what}[/green] [bold]{artifact.ref}[/bold] -> {artifact.path}")
     shown = {k: v for k, v in m.metrics.items() if "/" not in k}
     if shown:
-        console.print("  " + ", ".join(
-            f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()))
+        console.print(
+            "  "
+            + ", ".join(
+                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()
+            )
+        )
 
 
 @app.command()
 def teach(
-    prompt_pack: str = typer.Option(..., "--prompt-pack", "-p",
-                                    help="pack name (see `hyperfields packs`) or a .toml path"),
-    guidance: str = typer.Option(None, help="synthetic | sds (default: synthetic if the pack "
-                                 "has procedural scenes)"),
+    prompt_pack: str = typer.Option(
+        ..., "--prompt-pack", "-p", help="pack name (see `hyperfields packs`) or a .toml path"
+    ),
+    guidance: str = typer.Option(
+        None, help="synthetic | sds (default: synthetic if the pack has procedural scenes)"
+    ),
     iters: int = typer.Option(3000, help="training steps"),
     name: str = typer.Option(None, help="artifact name (default: the pack name)"),
     meta_batch: int = typer.Option(4, help="prompts per step, sharing one camera"),
@@ -40,15 +46,25 @@ def teach(
     from hyperfields_cli.train.teach import teach as run_teach
 
     extra = {"sds": {"model_id": sd_model}} if sd_model else {}
-    cfg = TeachConfig(prompt_pack=prompt_pack, guidance=guidance, iters=iters, name=name,
-                      meta_batch=meta_batch, device=device, seed=seed, resume=resume, **extra)
+    cfg = TeachConfig(
+        prompt_pack=prompt_pack,
+        guidance=guidance,
+        iters=iters,
+        name=name,
+        meta_batch=meta_batch,
+        device=device,
+        seed=seed,
+        resume=resume,
+        **extra,
+    )
     _print_artifact(run_teach(cfg), "teacher")
 
 
 @app.command()
 def distill(
-    teachers: Path = typer.Option(..., "--teachers", "-t",
-                                  help="TOML listing [[teachers]] ref=... or pack=..."),
+    teachers: Path = typer.Option(
+        ..., "--teachers", "-t", help="TOML listing [[teachers]] ref=... or pack=..."
+    ),
     iters: int = typer.Option(5000, help="training steps"),
     name: str = typer.Option(None, help="student name (default: from the manifest or 'student')"),
     arch: str = typer.Option("dynamic", help="dynamic | static | concat"),
@@ -64,6 +80,14 @@ def distill(
     from hyperfields_cli.config import DistillConfig
     from hyperfields_cli.train.distill import distill as run_distill
 
-    cfg = DistillConfig(teachers=teachers, iters=iters, name=name, arch=arch,
-                        meta_batch=meta_batch, device=device, seed=seed, resume=resume)
+    cfg = DistillConfig(
+        teachers=teachers,
+        iters=iters,
+        name=name,
+        arch=arch,
+        meta_batch=meta_batch,
+        device=device,
+        seed=seed,
+        resume=resume,
+    )
     _print_artifact(run_distill(cfg), "student")

@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from hyperfields_cli.errors import UsageError
 from hyperfields_cli.field.grid_torch import grid_encode_torch
@@ -37,6 +36,10 @@ EXTENSION_NAME = "hyperfields_grid_encode"
 EXTENSION_SOURCES = ("grid_encode.cpp", "grid_encode.cu")
 
 _build: dict[str, Any] = {}  # "module" or "error", set once per process
+
+# Backward tuning knob (F = 2 only): add x-adjacent rows r, r+1 with one 16-byte atomic instead
+# of two 8-byte ones. Off until benchmarks/bench_grid.py ("cuda-pairs") shows it faster.
+PAIR_ATOMICS = False
 
 
 def cuda_extension() -> ModuleType | None:
@@ -67,8 +70,11 @@ def _fallback_warning() -> None:
     if not _build.get("warned"):
         _build["warned"] = True
         first = (build_error() or "unknown error").splitlines()[0][:300]
-        warnings.warn(f"hyperfields: CUDA grid kernels unavailable ({first}); using the pure-torch "
-                      "grid (set HYPERFIELDS_VERBOSE_BUILD=1 to see the build log)", stacklevel=3)
+        warnings.warn(
+            f"hyperfields: CUDA grid kernels unavailable ({first}); using the pure-torch "
+            "grid (set HYPERFIELDS_VERBOSE_BUILD=1 to see the build log)",
+            stacklevel=3,
+        )
 
 
 def resolve(requested: str, device: torch.device | str) -> str:
@@ -85,21 +91,29 @@ def resolve(requested: str, device: torch.device | str) -> str:
         return "torch"
     if requested == "cuda":
         if device.type != "cuda":
-            raise UsageError(f"grid backend 'cuda' needs the points on a CUDA device, not {device}",
-                             "use --grid-backend torch (or auto) on this machine")
+            raise UsageError(
+                f"grid backend 'cuda' needs the points on a CUDA device, not {device}",
+                "use --grid-backend torch (or auto) on this machine",
+            )
         if cuda_extension() is None:
-            raise UsageError(f"grid backend 'cuda' could not be built: {build_error()}",
-                             "use --grid-backend torch, or HYPERFIELDS_VERBOSE_BUILD=1 for the log")
+            raise UsageError(
+                f"grid backend 'cuda' could not be built: {build_error()}",
+                "use --grid-backend torch, or HYPERFIELDS_VERBOSE_BUILD=1 for the log",
+            )
         return "cuda"
     if requested == "tcnn":
         try:
             import tinycudann  # noqa: F401
         except ImportError:
-            raise UsageError("grid backend 'tcnn' needs tinycudann, which is not installed",
-                             "use --grid-backend cuda or torch") from None
-        raise UsageError("grid backend 'tcnn' is not supported: tiny-cuda-nn's hash grid uses "
-                         "its own parameter layout, so it cannot read our table",
-                         "use --grid-backend cuda (our kernels, same table) or torch")
+            raise UsageError(
+                "grid backend 'tcnn' needs tinycudann, which is not installed",
+                "use --grid-backend cuda or torch",
+            ) from None
+        raise UsageError(
+            "grid backend 'tcnn' is not supported: tiny-cuda-nn's hash grid uses "
+            "its own parameter layout, so it cannot read our table",
+            "use --grid-backend cuda (our kernels, same table) or torch",
+        )
     raise UsageError(f"unknown grid backend {requested!r}", f"choose one of {', '.join(BACKENDS)}")
 
 
@@ -122,11 +136,16 @@ def host_layout(resolutions: Tensor, offsets: Tensor, hashed: Tensor) -> HostLay
     key = (id(resolutions), id(offsets), id(hashed))
     versions = tuple(t._version for t in tensors)
     hit = _LAYOUTS.get(key)
-    if hit is not None and hit[1] == versions and all(r() is t for r, t in zip(hit[0], tensors)):
+    if (
+        hit is not None
+        and hit[1] == versions
+        and all(r() is t for r, t in zip(hit[0], tensors, strict=True))
+    ):
         return hit[2]
     mask = sum(1 << i for i, h in enumerate(hashed.tolist()) if h)
-    layout = HostLayout(tuple(int(r) for r in resolutions.tolist()),
-                        tuple(int(o) for o in offsets.tolist()), mask)
+    layout = HostLayout(
+        tuple(int(r) for r in resolutions.tolist()), tuple(int(o) for o in offsets.tolist()), mask
+    )
     if len(_LAYOUTS) > 64:  # drop entries whose tensors are gone
         for k in [k for k, v in _LAYOUTS.items() if any(r() is None for r in v[0])]:
             del _LAYOUTS[k]
@@ -138,52 +157,75 @@ class GridEncodeCUDA(torch.autograd.Function):
     """Autograd wrapper of the kernels: grads wrt table (atomics) and x (only if it needs one)."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, table: Tensor, layout: HostLayout, table_size: int) -> Tensor:
+    def forward(
+        ctx: Any, x: Tensor, table: Tensor, layout: HostLayout, table_size: int, pairs: bool
+    ) -> Tensor:
         ext = cuda_extension()
         assert ext is not None, "resolve() must succeed before encode()"
-        out = ext.forward(x, table, list(layout.resolutions), list(layout.offsets),
-                          layout.hashed_mask, table_size)
+        out = ext.forward(
+            x, table, list(layout.resolutions), list(layout.offsets), layout.hashed_mask, table_size
+        )
         ctx.save_for_backward(x, table)
-        ctx.layout, ctx.table_size = layout, table_size
+        ctx.layout, ctx.table_size, ctx.pairs = layout, table_size, pairs
         return out
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        if torch.is_grad_enabled():  # create_graph=True: the result would silently lack a graph
+            raise UsageError(
+                "grid backend 'cuda' has no double backward (autograd through its gradient, "
+                "e.g. a loss on autograd normals)",
+                "use --grid-backend torch, or finite-difference normals",
+            )
         x, table = ctx.saved_tensors
         need_x, need_table = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if not (need_x or need_table):
-            return None, None, None, None
-        layout: HostLayout = ctx.layout
+            return None, None, None, None, None
+        lay: HostLayout = ctx.layout
         grad_table, grad_x = cuda_extension().backward(
-            grad_out.float().contiguous(), x, table, list(layout.resolutions),
-            list(layout.offsets), layout.hashed_mask, ctx.table_size, need_table, need_x)
-        return (grad_x if need_x else None,
-                grad_table.to(table.dtype) if need_table else None, None, None)
+            grad_out.float().contiguous(), x, table, list(lay.resolutions), list(lay.offsets),
+            lay.hashed_mask, ctx.table_size, need_table, need_x, ctx.pairs,
+        )  # fmt: skip
+        grad_table = grad_table.to(table.dtype) if need_table else None
+        return (grad_x if need_x else None), grad_table, None, None, None
 
 
-def encode_cuda(x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor,
-                table_size: int) -> Tensor:
+def encode_cuda(
+    x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor,
+    table_size: int, pair_atomics: bool | None = None,
+) -> Tensor:  # fmt: skip
     """Our kernels; x [N, 3] in [0, 1] -> [N, L*F] fp32 (other F / dtypes: torch reference)."""
     if table.shape[1] not in CUDA_FEATURES or table.dtype not in (torch.float32, torch.float16):
         return grid_encode_torch(x, table, resolutions, offsets, hashed, table_size)
     layout = host_layout(resolutions, offsets, hashed)
-    return GridEncodeCUDA.apply(x.float().contiguous(), table.contiguous(), layout, table_size)
+    pairs = PAIR_ATOMICS if pair_atomics is None else pair_atomics
+    return GridEncodeCUDA.apply(
+        x.float().contiguous(), table.contiguous(), layout, table_size, pairs
+    )
 
 
 @functools.cache
-def _compiled() -> Callable[..., Tensor]:
-    return torch.compile(grid_encode_torch)
+def compiled_grid_encode(dynamic: bool | None = None) -> Callable[..., Tensor]:
+    """torch.compile(grid_encode_torch); dynamic=False specialises on N (benchmark baseline)."""
+    return torch.compile(grid_encode_torch, dynamic=dynamic)
 
 
-def compiled_torch_encode(x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor,
-                          hashed: Tensor, table_size: int) -> Tensor:
-    """torch.compile(grid_encode_torch), compiled lazily on first call (~40 s on a GPU)."""
-    return _compiled()(x, table, resolutions, offsets, hashed, table_size)
+def compiled_torch_encode(
+    x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor, table_size: int
+) -> Tensor:
+    """torch.compile'd reference, compiled lazily on first call (~40 s on a GPU)."""
+    return compiled_grid_encode()(x, table, resolutions, offsets, hashed, table_size)
 
 
-def encode(backend: str, x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor,
-           hashed: Tensor, table_size: int) -> Tensor:
+def encode(
+    backend: str,
+    x: Tensor,
+    table: Tensor,
+    resolutions: Tensor,
+    offsets: Tensor,
+    hashed: Tensor,
+    table_size: int,
+) -> Tensor:
     """x [N, 3] in [0, 1] -> raw features [N, L*F] with a backend that `resolve` returned."""
     if backend == "torch":
         return grid_encode_torch(x, table, resolutions, offsets, hashed, table_size)

@@ -2,8 +2,9 @@
 
 The parameters live in one backend-neutral layout: a flat table [rows, F] with level `l`
 occupying rows offsets[l]:offsets[l+1] (dense levels row-major x-fastest, hashed levels
-indexed by the Instant-NGP spatial hash). Every backend (pure torch, our CUDA kernels,
-tinycudann) reads this same table, so a checkpoint loads under any of them.
+indexed by the Instant-NGP spatial hash). Every backend (pure torch, torch.compile'd torch,
+our CUDA kernels) reads this same table, so a checkpoint loads under any of them.
+tinycudann is not used: its parameter layout and level resolutions differ from this table.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 
 from hyperfields_cli.field.grid_torch import grid_encode_torch
 
-Backend = Literal["auto", "torch", "cuda", "tcnn"]
+Backend = Literal["auto", "torch", "torch-compile", "cuda"]
 
 
 class GridConfig(BaseModel):
@@ -53,15 +54,23 @@ def level_layout(cfg: GridConfig) -> tuple[Tensor, Tensor, Tensor]:
         resolutions.append(res)
         hashed.append(is_hashed)
         offsets.append(offsets[-1] + rows)
-    return (torch.tensor(resolutions, dtype=torch.int64), torch.tensor(offsets, dtype=torch.int64),
-            torch.tensor(hashed, dtype=torch.bool))
+    return (
+        torch.tensor(resolutions, dtype=torch.int64),
+        torch.tensor(offsets, dtype=torch.int64),
+        torch.tensor(hashed, dtype=torch.bool),
+    )
 
 
 class GridEncoding(nn.Module):
     """points [N, 3] in [-bound, bound] -> features [N, L*F]; optional per-point L2 norm."""
 
-    def __init__(self, cfg: GridConfig | None = None, bound: float = 1.0,
-                 backend: Backend = "auto", normalize: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: GridConfig | None = None,
+        bound: float = 1.0,
+        backend: Backend = "auto",
+        normalize: bool = True,
+    ) -> None:
         super().__init__()
         self.cfg = cfg or GridConfig()
         self.bound = bound
@@ -72,7 +81,8 @@ class GridEncoding(nn.Module):
         self.register_buffer("hashed", hashed, persistent=False)
         rows = int(offsets[-1])
         table = torch.empty(rows, self.cfg.features_per_level).uniform_(
-            -self.cfg.init_scale, self.cfg.init_scale)
+            -self.cfg.init_scale, self.cfg.init_scale
+        )
         self.table = nn.Parameter(table)
         self.requested_backend: Backend = backend
 
@@ -81,7 +91,7 @@ class GridEncoding(nn.Module):
         return self.cfg.out_dim
 
     def backend_for(self, device: torch.device) -> str:
-        """The backend that will run on `device` ("auto" prefers cuda kernels, then tcnn)."""
+        """The backend that will run on `device` ("auto" prefers our CUDA kernels)."""
         from hyperfields_cli.field import backends
 
         return backends.resolve(self.requested_backend, device)
@@ -90,12 +100,25 @@ class GridEncoding(nn.Module):
         """x [N, 3] already in [0, 1] -> raw (unnormalised) features [N, L*F]."""
         backend = self.backend_for(x.device)
         if backend == "torch":
-            return grid_encode_torch(x, self.table, self.resolutions, self.offsets, self.hashed,
-                                     2**self.cfg.log2_table_size)
+            return grid_encode_torch(
+                x,
+                self.table,
+                self.resolutions,
+                self.offsets,
+                self.hashed,
+                2**self.cfg.log2_table_size,
+            )
         from hyperfields_cli.field import backends
 
-        return backends.encode(backend, x, self.table, self.resolutions, self.offsets,
-                               self.hashed, 2**self.cfg.log2_table_size)
+        return backends.encode(
+            backend,
+            x,
+            self.table,
+            self.resolutions,
+            self.offsets,
+            self.hashed,
+            2**self.cfg.log2_table_size,
+        )
 
     def forward(self, points: Tensor) -> Tensor:
         shape = points.shape[:-1]

@@ -39,7 +39,9 @@ class LayerState(NamedTuple):
     pre: Tensor  # [S, N, out] this layer's pre-activation output
 
 
-def layer_input(cfg: SceneMLPConfig, i: int, h: Tensor | None, grid: Tensor, cond: Tensor) -> Tensor:
+def layer_input(
+    cfg: SceneMLPConfig, i: int, h: Tensor | None, grid: Tensor, cond: Tensor
+) -> Tensor:
     """What layer i multiplies: grid [S, N, G], cond [S, C], h [S, N, W] -> [S, N, in_i]."""
     cond_n = cond[:, None, :].expand(-1, grid.shape[1], -1)
     if i == 0:
@@ -68,7 +70,7 @@ def scene_mlp(cfg: SceneMLPConfig, weights: list[Tensor], grid: Tensor, cond: Te
 
 
 def decode_outputs(cfg: SceneMLPConfig, raw: Tensor, points: Tensor) -> tuple[Tensor, Tensor]:
-    """raw [S, N, 4], points [S, N, 3] -> sigma [S, N] (blob prior + truncated exp), rgb [S, N, 3]."""
+    """raw [S, N, 4], points [S, N, 3] -> sigma [S, N] (blob prior, trunc exp), rgb [S, N, 3]."""
     blob = density_blob(points, cfg.blob_amplitude, cfg.blob_std)
     sigma = trunc_exp(raw[..., 0] + blob)
     rgb = torch.sigmoid(raw[..., 1:4])

@@ -47,5 +47,10 @@ class SceneField:
 
     def select(self, index: Tensor | list[int]) -> SceneField:
         """The sub-batch of scenes at `index` (weights stay linked to their producer)."""
-        return SceneField(self.grid, self.mlp, [w[index] for w in self.weights], self.cond[index],
-                          self.background_fn)
+        return SceneField(
+            self.grid,
+            self.mlp,
+            [w[index] for w in self.weights],
+            self.cond[index],
+            self.background_fn,
+        )

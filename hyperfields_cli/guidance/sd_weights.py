@@ -21,7 +21,7 @@ from hyperfields_cli.errors import UserError
 
 COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 WEIGHTED = ("unet", "vae", "text_encoder")
-LAYOUT = "a diffusers Stable Diffusion folder: unet/ vae/ text_encoder/ tokenizer/ scheduler/"
+LAYOUT = "a diffusers layout: unet/ vae/ text_encoder/ tokenizer/ scheduler/"
 
 
 @dataclass
@@ -38,9 +38,8 @@ class SDComponents:
 def allow_patterns(variant: str | None = None) -> tuple[list[str], list[str]]:
     """(include, exclude) globs of the repo files SDS needs; variant e.g. "fp16"."""
     weights = "*.safetensors" if variant is None else f"*.{variant}.safetensors"
-    include = ["model_index.json", "scheduler/*", "tokenizer/*"]
-    for sub in WEIGHTED:
-        include += [f"{sub}/*.json", f"{sub}/{weights}"]
+    include = ["model_index.json", "*/*.json", "tokenizer/*"]  # configs are a few kB each
+    include += [f"{sub}/{weights}" for sub in WEIGHTED]
     # Without a variant skip "name.fp16.safetensors"-style files (one dot = the plain weights).
     exclude = ["*.*.safetensors"] if variant is None else []
     return include, exclude
@@ -89,7 +88,7 @@ def resolve_sd_folder(
         raise UserError(
             f"No Stable Diffusion folder at {model_id}",
             hint=f"--sd-model takes a Hub id (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5) "
-            f"or the path of {LAYOUT}",
+            f"or a local folder ({LAYOUT})",
         )
     from huggingface_hub import errors as hub_errors
     from huggingface_hub import snapshot_download
@@ -111,7 +110,7 @@ def resolve_sd_folder(
         f"run once with network access to fetch them into the Hugging Face cache, or on a "
         f"connected machine: `{download_command(model_id, revision, variant)}` (older "
         f"huggingface_hub: `huggingface-cli download` with the same arguments) and copy the "
-        f"cache; or pass --sd-model /path/to/{LAYOUT}"
+        f"cache; or pass --sd-model /path/to/local/folder ({LAYOUT})"
     )
     try:
         folder = snapshot_download(
@@ -136,12 +135,12 @@ def resolve_sd_folder(
         raise UserError(
             f"Stable Diffusion model '{model_id}' was not found on the Hugging Face Hub",
             hint="check the id (e.g. stable-diffusion-v1-5/stable-diffusion-v1-5), log in with "
-            f"`hf auth login` if it is private, or pass --sd-model /path/to/{LAYOUT}",
+            "`hf auth login` if it is private, or pass --sd-model /path/to/local/folder",
         ) from e
     except HFValidationError as e:
         raise UserError(
             f"'{model_id}' is neither a local folder nor a Hub model id",
-            hint=f"pass a Hub id or the path of {LAYOUT}",
+            hint=f"pass a Hub id or a local folder ({LAYOUT})",
         ) from e
     except (LocalEntryNotFoundError, incomplete) as e:
         why = "HF_HUB_OFFLINE is set" if _offline() else "the Hugging Face Hub cannot be reached"

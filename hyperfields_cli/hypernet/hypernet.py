@@ -66,8 +66,9 @@ def rms_normalize(x: Tensor, eps: float = 1e-6) -> Tensor:
 class ModulationHead(nn.Module):
     """[CT ; stat] [B, dim + width] -> M [B, out, in] (full or 1 + U V^T)."""
 
-    def __init__(self, in_dim: int, hidden: int, shape: tuple[int, int], rank: int | None,
-                 init_std: float) -> None:
+    def __init__(
+        self, in_dim: int, hidden: int, shape: tuple[int, int], rank: int | None, init_std: float
+    ) -> None:
         super().__init__()
         self.shape = shape
         self.rank = rank
@@ -96,8 +97,9 @@ class ModulationHead(nn.Module):
 class HyperNetwork(nn.Module):
     """TextBatch (+ probe grid features) -> per-scene MLP weights [B, out, in] and cond [B, C]."""
 
-    def __init__(self, cfg: HyperNetConfig, mlp: SceneMLPConfig, text_dim: int,
-                 arch: Arch = "dynamic") -> None:
+    def __init__(
+        self, cfg: HyperNetConfig, mlp: SceneMLPConfig, text_dim: int, arch: Arch = "dynamic"
+    ) -> None:
         super().__init__()
         self.cfg, self.mlp, self.text_dim, self.arch = cfg, mlp, text_dim, arch
         shapes = mlp.layer_shapes()
@@ -108,16 +110,22 @@ class HyperNetwork(nn.Module):
             self.transformer: nn.TransformerEncoder | None = None
             if cfg.depth > 0:
                 layer = nn.TransformerEncoderLayer(
-                    cfg.dim, cfg.heads, int(round(cfg.ffn_mult * cfg.dim)), dropout=0.0,
-                    activation="gelu", batch_first=True, norm_first=True,
+                    cfg.dim,
+                    cfg.heads,
+                    int(round(cfg.ffn_mult * cfg.dim)),
+                    dropout=0.0,
+                    activation="gelu",
+                    batch_first=True,
+                    norm_first=True,
                 )
                 self.transformer = nn.TransformerEncoder(
                     layer, cfg.depth, norm=nn.LayerNorm(cfg.dim), enable_nested_tensor=False
                 )
             self.cond_proj = nn.Linear(cfg.dim, mlp.cond_dim)
             self.mod_heads = nn.ModuleList(
-                ModulationHead(cfg.dim + mlp.width, cfg.head_hidden, s, cfg.modulation_rank,
-                               cfg.mod_init)
+                ModulationHead(
+                    cfg.dim + mlp.width, cfg.head_hidden, s, cfg.modulation_rank, cfg.mod_init
+                )
                 for s in shapes
             )
         self.bases = nn.ParameterList(
@@ -137,8 +145,10 @@ class HyperNetwork(nn.Module):
     def encode_text(self, tokens: Tensor, mask: Tensor) -> Tensor:
         """tokens [B, T, D_text], mask [B, T] -> CT [B, dim] (mean over valid tokens)."""
         if tokens.shape[-1] != self.text_dim:
-            raise ValueError(f"text tokens have dim {tokens.shape[-1]}, model expects "
-                             f"{self.text_dim} (was the model trained with another encoder?)")
+            raise ValueError(
+                f"text tokens have dim {tokens.shape[-1]}, model expects "
+                f"{self.text_dim} (was the model trained with another encoder?)"
+            )
         if not bool(mask.any(dim=1).all()):
             raise ValueError("every prompt needs at least one valid token")
         x = self.in_proj(tokens)  # [B, T, dim]
@@ -153,7 +163,9 @@ class HyperNetwork(nn.Module):
         w = base.expand(batch, -1, -1) if mod is None else base * mod  # [B, out, in]
         return F.normalize(w, dim=-1, eps=1e-8) * self.gains[i][:, None]
 
-    def predict(self, text: TextBatch, grid_feats: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+    def predict(
+        self, text: TextBatch, grid_feats: Tensor | None = None
+    ) -> tuple[list[Tensor], Tensor]:
         """-> (weights [[B, out_i, in_i]], cond [B, C]). grid_feats [B, P, G] or [P, G] are the
         probe points' grid features; needed only by the dynamic arch."""
         b = len(text)
@@ -187,6 +199,8 @@ class HyperNetwork(nn.Module):
         if grid_feats.dim() == 2:
             grid_feats = grid_feats[None].expand(b, -1, -1)  # [B, P, G]
         if grid_feats.shape[0] != b or grid_feats.shape[-1] != self.mlp.grid_dim:
-            raise ValueError(f"probe features {tuple(grid_feats.shape)} do not match batch {b} "
-                             f"and grid dim {self.mlp.grid_dim}")
+            raise ValueError(
+                f"probe features {tuple(grid_feats.shape)} do not match batch {b} "
+                f"and grid dim {self.mlp.grid_dim}"
+            )
         return grid_feats.to(like.dtype)

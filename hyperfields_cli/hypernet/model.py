@@ -97,9 +97,13 @@ class HyperFieldsConfig(BaseModel):
         )
 
 
-def sample_probe_points(cfg: ProbeConfig, bound: float, n: int | None = None,
-                        generator: torch.Generator | None = None,
-                        device: torch.device | str | None = None) -> Tensor:
+def sample_probe_points(
+    cfg: ProbeConfig,
+    bound: float,
+    n: int | None = None,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
     """n (default cfg.num_points) probe points [n, 3] drawn from cfg.distribution."""
     n = cfg.num_points if n is None else n
     if cfg.distribution == "cube":
@@ -115,7 +119,9 @@ def sample_probe_points(cfg: ProbeConfig, bound: float, n: int | None = None,
 class HyperFieldsModel(nn.Module):
     """TextBatch -> SceneField: predicted MLP weights over a shared, directly trained grid."""
 
-    def __init__(self, cfg: HyperFieldsConfig | None = None, grid_backend: Backend = "auto") -> None:
+    def __init__(
+        self, cfg: HyperFieldsConfig | None = None, grid_backend: Backend = "auto"
+    ) -> None:
         super().__init__()
         self.config = cfg = cfg or HyperFieldsConfig()
         self.mlp_cfg: SceneMLPConfig = cfg.mlp
@@ -125,20 +131,25 @@ class HyperFieldsModel(nn.Module):
         self.background = BackgroundMLP(bg.hidden, bg.frequencies, bg.init_color)
         gen = torch.Generator().manual_seed(cfg.probe.seed)
         # Rebuilt from the config on every load (deterministic), so never saved.
-        self.register_buffer("probe_points", sample_probe_points(cfg.probe, cfg.bound,
-                                                                 generator=gen), persistent=False)
+        self.register_buffer(
+            "probe_points",
+            sample_probe_points(cfg.probe, cfg.bound, generator=gen),
+            persistent=False,
+        )
 
     @property
     def device(self) -> torch.device:
         return self.grid.table.device
 
-    def random_probe_points(self, n: int | None = None,
-                            generator: torch.Generator | None = None) -> Tensor:
+    def random_probe_points(
+        self, n: int | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Fresh probe points [n, 3] on the model's device (training resamples each step)."""
         return sample_probe_points(self.config.probe, self.config.bound, n, generator, self.device)
 
-    def predict_weights(self, text: TextBatch,
-                        probe_points: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+    def predict_weights(
+        self, text: TextBatch, probe_points: Tensor | None = None
+    ) -> tuple[list[Tensor], Tensor]:
         """-> (weights [[B, out, in]], cond [B, C]); probe_points [P, 3] or [B, P, 3]."""
         text = text.to(self.device)
         feats = None
@@ -164,7 +175,9 @@ class HyperFieldsModel(nn.Module):
         out.mkdir(parents=True, exist_ok=True)
         state = {
             k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
-            .detach().cpu().contiguous()
+            .detach()
+            .cpu()
+            .contiguous()
             for k, v in self.state_dict().items()
         }
         meta = {"format": "pt", "library": "hyperfields", "arch": self.config.arch}
@@ -197,9 +210,14 @@ class HyperFieldsModel(nn.Module):
 
     def num_parameters(self) -> dict[str, int]:
         """Parameter counts per part (hypernet, grid, background) and in total."""
-        parts = {name: sum(p.numel() for p in mod.parameters())
-                 for name, mod in (("hypernet", self.hypernet), ("grid", self.grid),
-                                   ("background", self.background))}
+        parts = {
+            name: sum(p.numel() for p in mod.parameters())
+            for name, mod in (
+                ("hypernet", self.hypernet),
+                ("grid", self.grid),
+                ("background", self.background),
+            )
+        }
         parts["total"] = sum(parts.values())
         return parts
 
@@ -210,12 +228,18 @@ def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str = 
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
-    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
-              for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
     if missing or unexpected or shapes:
         lines = [f"{source} does not match the model built from its config.json:"]
-        for title, items in (("missing", missing), ("unexpected", unexpected),
-                             ("shape mismatch", shapes)):
+        for title, items in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("shape mismatch", shapes),
+        ):
             if items:
                 more = f" (+{len(items) - 8} more)" if len(items) > 8 else ""
                 lines.append(f"  {title}: {', '.join(items[:8])}{more}")
@@ -224,15 +248,19 @@ def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str = 
     model.load_state_dict(cast, strict=True)
 
 
-def _resolve_files(dir_or_repo: str | Path, revision: str | None, local_files_only: bool,
-                   token: str | bool | None) -> tuple[Path, Path]:
+def _resolve_files(
+    dir_or_repo: str | Path, revision: str | None, local_files_only: bool, token: str | bool | None
+) -> tuple[Path, Path]:
     folder = Path(dir_or_repo).expanduser()
     if folder.is_dir():
         files = folder / CONFIG_NAME, folder / WEIGHTS_NAME
         for f in files:
             if not f.is_file():
-                raise NotFoundError(f"{f} not found", hint="a model folder holds config.json and "
-                                    "model.safetensors (written by save_pretrained)")
+                raise NotFoundError(
+                    f"{f} not found",
+                    hint="a model folder holds config.json and "
+                    "model.safetensors (written by save_pretrained)",
+                )
         return files
     name = str(dir_or_repo)
     if name.startswith(("/", ".", "~")) or name.count("/") != 1:
@@ -240,13 +268,21 @@ def _resolve_files(dir_or_repo: str | Path, revision: str | None, local_files_on
     from huggingface_hub import hf_hub_download
 
     try:
-        got = [Path(hf_hub_download(name, f, revision=revision, token=token,
-                                    local_files_only=local_files_only))
-               for f in (CONFIG_NAME, WEIGHTS_NAME)]
+        got = [
+            Path(
+                hf_hub_download(
+                    name, f, revision=revision, token=token, local_files_only=local_files_only
+                )
+            )
+            for f in (CONFIG_NAME, WEIGHTS_NAME)
+        ]
     except Exception as e:  # offline, missing repo or file, auth: all "cannot get it"
-        raise UserError(f"could not fetch model {name!r}"
-                        + (f"@{revision}" if revision else "") + f": {type(e).__name__}",
-                        hint="check the repo id and network, or pass a local folder") from e
+        raise UserError(
+            f"could not fetch model {name!r}"
+            + (f"@{revision}" if revision else "")
+            + f": {type(e).__name__}",
+            hint="check the repo id and network, or pass a local folder",
+        ) from e
     return got[0], got[1]
 
 

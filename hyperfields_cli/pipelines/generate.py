@@ -16,8 +16,14 @@ import torch
 
 from hyperfields_cli.config import GenerateConfig, resolve_device
 from hyperfields_cli.errors import UserError
-from hyperfields_cli.export import contact_sheet, depth_to_rgb, extract_mesh, save_image, save_mesh
-from hyperfields_cli.export import save_video
+from hyperfields_cli.export import (
+    contact_sheet,
+    depth_to_rgb,
+    extract_mesh,
+    save_image,
+    save_mesh,
+    save_video,
+)
 from hyperfields_cli.hypernet.model import HyperFieldsModel
 from hyperfields_cli.pipelines.student import resolve_student
 from hyperfields_cli.render.cameras import turntable_cameras
@@ -53,8 +59,10 @@ def check_writable(out: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise UserError(f"cannot write to output folder {out}: {exc.strerror or exc}",
-                        "pass --out with a writable folder") from exc
+        raise UserError(
+            f"cannot write to output folder {out}: {exc.strerror or exc}",
+            "pass --out with a writable folder",
+        ) from exc
 
 
 def generate(cfg: GenerateConfig) -> GenerateResult:
@@ -91,9 +99,15 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
     return result
 
 
-def write_outputs(cfg: GenerateConfig, folder: Path, rgb: torch.Tensor, depth: torch.Tensor,
-                  opacity: torch.Tensor, result: GenerateResult, device: torch.device
-                  ) -> list[Path]:
+def write_outputs(
+    cfg: GenerateConfig,
+    folder: Path,
+    rgb: torch.Tensor,
+    depth: torch.Tensor,
+    opacity: torch.Tensor,
+    result: GenerateResult,
+    device: torch.device,
+) -> list[Path]:
     files: list[Path] = []
     with _timed(result, "write images/video", device):
         step = max(1, len(rgb) // 8)
@@ -104,6 +118,11 @@ def write_outputs(cfg: GenerateConfig, folder: Path, rgb: torch.Tensor, depth: t
         if cfg.video != "none":
             depth_rgb = [depth_to_rgb(d, o) for d, o in zip(depth, opacity, strict=True)]
             files.append(save_video(rgb, folder / f"turntable.{cfg.video}", fps=cfg.fps))
-            files.append(save_video(torch.stack([torch.as_tensor(d) for d in depth_rgb]),
-                                    folder / f"depth.{cfg.video}", fps=cfg.fps))
+            files.append(
+                save_video(
+                    torch.stack([torch.as_tensor(d) for d in depth_rgb]),
+                    folder / f"depth.{cfg.video}",
+                    fps=cfg.fps,
+                )
+            )
     return files

@@ -51,8 +51,11 @@ def orbit_eye(polar_deg: Tensor, azimuth_deg: Tensor, radius: Tensor) -> Tensor:
     """Spherical (polar from +z, azimuth from +x) -> eye positions [B, 3]."""
     th, ph = torch.deg2rad(polar_deg), torch.deg2rad(azimuth_deg)
     return torch.stack(
-        [radius * torch.sin(th) * torch.cos(ph), radius * torch.sin(th) * torch.sin(ph),
-         radius * torch.cos(th)],
+        [
+            radius * torch.sin(th) * torch.cos(ph),
+            radius * torch.sin(th) * torch.sin(ph),
+            radius * torch.cos(th),
+        ],
         dim=-1,
     )
 
@@ -72,45 +75,79 @@ class Cameras:
         return self.c2w.shape[0]
 
     def to(self, device: torch.device | str) -> Cameras:
-        opt = (lambda t: None if t is None else t.to(device))
-        return Cameras(self.c2w.to(device), self.fov_y_deg.to(device), self.width, self.height,
-                       opt(self.polar_deg), opt(self.azimuth_deg))
+        opt = lambda t: None if t is None else t.to(device)
+        return Cameras(
+            self.c2w.to(device),
+            self.fov_y_deg.to(device),
+            self.width,
+            self.height,
+            opt(self.polar_deg),
+            opt(self.azimuth_deg),
+        )
 
     def __getitem__(self, i: int) -> Cameras:
-        opt = (lambda t: None if t is None else t[i : i + 1])
-        return Cameras(self.c2w[i : i + 1], self.fov_y_deg[i : i + 1], self.width, self.height,
-                       opt(self.polar_deg), opt(self.azimuth_deg))
+        opt = lambda t: None if t is None else t[i : i + 1]
+        return Cameras(
+            self.c2w[i : i + 1],
+            self.fov_y_deg[i : i + 1],
+            self.width,
+            self.height,
+            opt(self.polar_deg),
+            opt(self.azimuth_deg),
+        )
 
     def focal(self) -> Tensor:
         """Focal length in pixels [B]."""
         return 0.5 * self.height / torch.tan(0.5 * torch.deg2rad(self.fov_y_deg))
 
 
-def orbit_cameras(polar_deg: Tensor, azimuth_deg: Tensor, radius: Tensor, fov_deg: Tensor,
-                  width: int, height: int | None = None) -> Cameras:
+def orbit_cameras(
+    polar_deg: Tensor,
+    azimuth_deg: Tensor,
+    radius: Tensor,
+    fov_deg: Tensor,
+    width: int,
+    height: int | None = None,
+) -> Cameras:
     """Cameras on spheres around the origin, looking at it."""
     c2w = look_at(orbit_eye(polar_deg, azimuth_deg, radius))
     return Cameras(c2w, fov_deg, width, height or width, polar_deg, azimuth_deg)
 
 
-def random_orbit_cameras(n: int, width: int, height: int | None = None,
-                         ranges: OrbitRange = PAPER_SDS_RANGE,
-                         generator: torch.Generator | None = None) -> Cameras:
+def random_orbit_cameras(
+    n: int,
+    width: int,
+    height: int | None = None,
+    ranges: OrbitRange = PAPER_SDS_RANGE,
+    generator: torch.Generator | None = None,
+) -> Cameras:
     """n cameras drawn uniformly from `ranges` (polar uniform in angle, as in the paper)."""
 
     def draw(lo_hi: tuple[float, float]) -> Tensor:
         lo, hi = lo_hi
         return lo + (hi - lo) * torch.rand(n, generator=generator)
 
-    return orbit_cameras(draw(ranges.polar), draw(ranges.azimuth), draw(ranges.radius),
-                         draw(ranges.fov), width, height)
+    return orbit_cameras(
+        draw(ranges.polar),
+        draw(ranges.azimuth),
+        draw(ranges.radius),
+        draw(ranges.fov),
+        width,
+        height,
+    )
 
 
-def turntable_cameras(frames: int, width: int, height: int | None = None, polar_deg: float = 65.0,
-                      radius: float = 2.2, fov_deg: float = 45.0) -> Cameras:
+def turntable_cameras(
+    frames: int,
+    width: int,
+    height: int | None = None,
+    polar_deg: float = 65.0,
+    radius: float = 2.2,
+    fov_deg: float = 45.0,
+) -> Cameras:
     """A full circle of `frames` cameras at one elevation, for videos."""
     az = torch.linspace(0.0, 360.0, frames + 1)[:-1]
-    full = (lambda v: torch.full((frames,), float(v)))
+    full = lambda v: torch.full((frames,), float(v))
     return orbit_cameras(full(polar_deg), az, full(radius), full(fov_deg), width, height)
 
 
@@ -122,8 +159,11 @@ def camera_rays(cams: Cameras, pixels: Tensor | None = None) -> tuple[Tensor, Te
     b, w, h = len(cams), cams.width, cams.height
     device, dtype = cams.c2w.device, cams.c2w.dtype
     if pixels is None:
-        ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=dtype),
-                                torch.arange(w, device=device, dtype=dtype), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(h, device=device, dtype=dtype),
+            torch.arange(w, device=device, dtype=dtype),
+            indexing="ij",
+        )
         pixels = torch.stack([xs, ys], dim=-1).reshape(1, -1, 2).expand(b, -1, -1)
     f = cams.focal().to(dtype)[:, None]  # [B, 1]
     x = (pixels[..., 0] + 0.5 - 0.5 * w) / f  # [B, P]

@@ -28,8 +28,14 @@ def transmittance_weights(sigma: Tensor, deltas: Tensor) -> tuple[Tensor, Tensor
     return alpha * trans, trans
 
 
-def composite(sigma: Tensor, rgb: Tensor, t: Tensor, deltas: Tensor, background: Tensor,
-              keep_weights: bool = False) -> RenderOutput:
+def composite(
+    sigma: Tensor,
+    rgb: Tensor,
+    t: Tensor,
+    deltas: Tensor,
+    background: Tensor,
+    keep_weights: bool = False,
+) -> RenderOutput:
     """Alpha-composite samples front to back.
 
     sigma [S, R, K], rgb [S, R, K, 3], t/deltas [R, K] (or [S, R, K]), background [S, R, 3].
@@ -46,6 +52,3 @@ def opacity_entropy(weights_sum: Tensor, eps: float = 1e-5) -> Tensor:
     """Binary entropy of per-ray opacity (pushes rays to be fully empty or fully opaque)."""
     a = weights_sum.clamp(eps, 1.0 - eps)
     return -(a * torch.log(a) + (1.0 - a) * torch.log(1.0 - a)).mean()
-
-
-

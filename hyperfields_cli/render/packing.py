@@ -25,7 +25,7 @@ def query_masked(field: RadianceField, points: Tensor, mask: Tensor) -> tuple[Te
         return sigma, rgb
     if bool(mask.all()):
         out = field.query(points[None].expand(s, -1, -1))
-        return out.sigma.float(), out.rgb.float()
+        return out.sigma.to(points.dtype), out.rgb.to(points.dtype)
     nz = mask.nonzero()  # [K, 2] (scene, sample), scene-major
     if nz.shape[0] == 0:
         return sigma, rgb
@@ -37,8 +37,8 @@ def query_masked(field: RadianceField, points: Tensor, mask: Tensor) -> tuple[Te
     padded = points.new_zeros(s, n, 3)
     padded[si, pos] = points[mi]
     out = field.query(padded)  # sigma [S, n], rgb [S, n, 3]
-    sigma = sigma.index_put((si, mi), out.sigma[si, pos].float())
-    rgb = rgb.index_put((si, mi), out.rgb[si, pos].float())
+    sigma = sigma.index_put((si, mi), out.sigma[si, pos].to(points.dtype))
+    rgb = rgb.index_put((si, mi), out.rgb[si, pos].to(points.dtype))
     return sigma, rgb
 
 

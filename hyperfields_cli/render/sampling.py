@@ -6,8 +6,9 @@ import torch
 from torch import Tensor
 
 
-def ray_aabb(origins: Tensor, dirs: Tensor, bound: float, min_near: float = 0.05
-             ) -> tuple[Tensor, Tensor, Tensor]:
+def ray_aabb(
+    origins: Tensor, dirs: Tensor, bound: float, min_near: float = 0.05
+) -> tuple[Tensor, Tensor, Tensor]:
     """Clip rays to the cube [-bound, bound]^3.
 
     origins, dirs [R, 3] -> near [R], far [R], hit [R] (rays that miss get near == far).
@@ -23,8 +24,13 @@ def ray_aabb(origins: Tensor, dirs: Tensor, bound: float, min_near: float = 0.05
     return near, far, hit
 
 
-def stratified_t(near: Tensor, far: Tensor, num_samples: int, perturb: bool,
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def stratified_t(
+    near: Tensor,
+    far: Tensor,
+    num_samples: int,
+    perturb: bool,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     """Sample depths per ray: one per equal bin, jittered inside it when `perturb`.
 
     near, far [R] -> t [R, K] (bin centres or jittered), deltas [R, K] (bin widths).
@@ -33,8 +39,9 @@ def stratified_t(near: Tensor, far: Tensor, num_samples: int, perturb: bool,
     u = torch.linspace(0.0, 1.0, num_samples + 1, device=near.device, dtype=near.dtype)
     lo, hi = u[:-1].expand(r, -1), u[1:].expand(r, -1)  # [R, K]
     if perturb:
-        jitter = torch.rand(r, num_samples, device=near.device, dtype=near.dtype,
-                            generator=generator)
+        jitter = torch.rand(
+            r, num_samples, device=near.device, dtype=near.dtype, generator=generator
+        )
     else:
         jitter = torch.full((r, num_samples), 0.5, device=near.device, dtype=near.dtype)
     frac = lo + (hi - lo) * jitter

@@ -5,6 +5,7 @@ Kept free of transformers so training code can import it where no encoder is ins
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -46,10 +47,17 @@ class TextBatch:
             self.tokens.to(device), self.mask.to(device), self.sentence.to(device), self.prompts
         )
 
-    def select(self, index: list[int]) -> TextBatch:
-        """Rows at `index`, re-trimmed to the longest selected prompt."""
-        items = [self.item(i) for i in index]
-        return collate([t for t, _ in items], [s for _, s in items], [self.prompts[i] for i in index])
+    def select(self, index: Sequence[int] | Tensor | int) -> TextBatch:
+        """Rows at `index` (ints, a range or an index tensor), re-trimmed to the longest one."""
+        if isinstance(index, Tensor):
+            index = index.reshape(-1).tolist()
+        elif isinstance(index, int):
+            index = [index]
+        rows = [int(i) for i in index]
+        items = [self.item(i) for i in rows]
+        return collate(
+            [t for t, _ in items], [s for _, s in items], [self.prompts[i] for i in rows]
+        )
 
     def item(self, i: int) -> tuple[Tensor, Tensor]:
         """Prompt i as (valid tokens [T_i, D], sentence [D])."""

@@ -68,7 +68,9 @@ def _read_meta(path: Path) -> dict[str, str]:
 class TextCache:
     """get_or_encode() encodes only the prompts missing from disk; hits never build an encoder."""
 
-    def __init__(self, root: Path | str | None = None, read_roots: Iterable[Path | str] | None = None):
+    def __init__(
+        self, root: Path | str | None = None, read_roots: Iterable[Path | str] | None = None
+    ):
         self.root = Path(root) if root is not None else hyperfields_home() / "text_cache"
         if read_roots is None:
             env = os.environ.get(ENV_CACHE, "")
@@ -81,7 +83,11 @@ class TextCache:
 
     def path(self, encoder_id: str, revision: str, prompt: str, root: Path | None = None) -> Path:
         base = root if root is not None else self.root
-        return base / encoder_slug(encoder_id) / f"{cache_key(encoder_id, revision, prompt)}.safetensors"
+        return (
+            base
+            / encoder_slug(encoder_id)
+            / f"{cache_key(encoder_id, revision, prompt)}.safetensors"
+        )
 
     def _scan(self, folder: Path) -> dict[tuple[str, str], list[tuple[str, Path]]]:
         """(encoder_id, prompt) -> [(revision, file)] for lookups whose revision is unknown."""
@@ -98,15 +104,20 @@ class TextCache:
             self._index[folder] = index
         return self._index[folder]
 
-    def lookup(self, prompt: str, encoder_id: str, revision: str | None) -> tuple[Tensor, Tensor] | None:
+    def lookup(
+        self, prompt: str, encoder_id: str, revision: str | None
+    ) -> tuple[Tensor, Tensor] | None:
         """(valid tokens [T, D], sentence [D]) from any root, or None on a miss."""
         for root in self._roots():
             if revision is not None:
                 candidates = [self.path(encoder_id, revision, prompt, root)]
             else:  # revision unknown offline: accept the newest cached revision
                 hits = self._scan(root / encoder_slug(encoder_id)).get((encoder_id, prompt), [])
-                candidates = sorted((p for _, p in hits if p.is_file()),
-                                    key=lambda p: p.stat().st_mtime, reverse=True)
+                candidates = sorted(
+                    (p for _, p in hits if p.is_file()),
+                    key=lambda p: p.stat().st_mtime,
+                    reverse=True,
+                )
             for path in candidates:
                 entry = self._load(path, encoder_id, prompt)
                 if entry is not None:
@@ -126,13 +137,17 @@ class TextCache:
         except Exception:  # a torn or foreign file is a miss; it gets rewritten
             return None
 
-    def store(self, prompt: str, encoder_id: str, revision: str, tokens: Tensor, sentence: Tensor) -> Path:
+    def store(
+        self, prompt: str, encoder_id: str, revision: str, tokens: Tensor, sentence: Tensor
+    ) -> Path:
         """Atomically write one prompt's tokens [T, D] and sentence [D]."""
         path = self.path(encoder_id, revision, prompt)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "prompt": prompt, "encoder_id": encoder_id, "revision": revision}
-        tensors = {"tokens": tokens.detach().float().cpu().contiguous(),
-                   "sentence": sentence.detach().float().cpu().contiguous()}
+        tensors = {
+            "tokens": tokens.detach().float().cpu().contiguous(),
+            "sentence": sentence.detach().float().cpu().contiguous(),
+        }
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         os.close(fd)
         try:

@@ -110,7 +110,9 @@ class TextEncoder(nn.Module):
                     source, revision=load_rev, local_files_only=local_files_only
                 )
                 model = AutoModel.from_pretrained(
-                    source, revision=load_rev, use_safetensors=True,
+                    source,
+                    revision=load_rev,
+                    use_safetensors=True,
                     local_files_only=local_files_only,
                 )
             finally:
@@ -146,7 +148,10 @@ class TextEncoder(nn.Module):
         """prompts -> TextBatch padded to the longest prompt (at most MAX_TOKENS tokens)."""
         prompts = validate_prompts(prompts)
         enc = self.tokenizer(
-            prompts, padding="longest", truncation=True, max_length=MAX_TOKENS,
+            prompts,
+            padding="longest",
+            truncation=True,
+            max_length=MAX_TOKENS,
             return_tensors="pt",
         )
         enc = {k: v.to(self.device) for k, v in enc.items()}

@@ -48,8 +48,13 @@ def _state_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
 
 
-def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None,
-                    state: dict[str, Any], ema: nn.Module | None = None) -> Path:
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    state: dict[str, Any],
+    ema: nn.Module | None = None,
+) -> Path:
     """Atomically write a checkpoint folder at `path` (replacing an older one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".ckpt-", dir=path.parent))
@@ -73,9 +78,13 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
     return path
 
 
-def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    ema: nn.Module | None = None, device: torch.device | str = "cpu"
-                    ) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    ema: nn.Module | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, Any]:
     """Restore model (+ optimizer, EMA) in place and return the saved training state."""
     if not (path / "state.json").exists():
         raise NotFoundError(f"no checkpoint at {path}", "start without --resume")

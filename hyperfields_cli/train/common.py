@@ -17,8 +17,9 @@ from hyperfields_cli.text.cache import encode_prompts
 from hyperfields_cli.train.trainer import OptimConfig
 
 
-def build_model(cfg: HyperFieldsConfig, prompts: Sequence[str], device: torch.device
-                ) -> tuple[HyperFieldsModel, TextBatch]:
+def build_model(
+    cfg: HyperFieldsConfig, prompts: Sequence[str], device: torch.device
+) -> tuple[HyperFieldsModel, TextBatch]:
     """Encode prompts (through the cache) and build a model sized to the encoder's tokens."""
     text = encode_prompts(list(prompts), cfg.text_encoder, cfg.text_revision)
     if cfg.text_dim != text.dim:
@@ -58,10 +59,20 @@ def sample_sheet(pred: Tensor, target: Tensor | None, labels: Sequence[str]) -> 
     return contact_sheet(tiles, names, cols=cols)
 
 
-def save_model_artifact(store: ArtifactStore, kind: str, name: str, model: HyperFieldsModel,
-                        prompts: Sequence[str], *, config: object, metrics: dict,
-                        sheet: object | None = None, parents: Sequence[Artifact] = (),
-                        notes: str = "", dtype: torch.dtype | None = None) -> Artifact:
+def save_model_artifact(
+    store: ArtifactStore,
+    kind: str,
+    name: str,
+    model: HyperFieldsModel,
+    prompts: Sequence[str],
+    *,
+    config: object,
+    metrics: dict,
+    sheet: object | None = None,
+    parents: Sequence[Artifact] = (),
+    notes: str = "",
+    dtype: torch.dtype | None = None,
+) -> Artifact:
     """Write model + sample renders as a new version of kind/name in the store."""
 
     def write(folder: Path) -> None:
@@ -70,7 +81,15 @@ def save_model_artifact(store: ArtifactStore, kind: str, name: str, model: Hyper
             save_image(sheet, folder / "samples" / "validation.png")
 
     return store.save(
-        kind, name, write, prompts=list(prompts), text_encoder=model.config.text_encoder,
-        architecture=model.config, parents=parents, command=command_line(), config=config,
-        metrics=metrics, notes=notes,
+        kind,
+        name,
+        write,
+        prompts=list(prompts),
+        text_encoder=model.config.text_encoder,
+        architecture=model.config,
+        parents=parents,
+        command=command_line(),
+        config=config,
+        metrics=metrics,
+        notes=notes,
     )

@@ -59,8 +59,10 @@ class Teacher:
 
 def read_manifest(path: Path) -> TeachersManifest:
     if not path.is_file():
-        raise NotFoundError(f"teachers manifest {path} does not exist",
-                            "write a TOML with [[teachers]] entries (ref = \"bowls@v1\" or pack = \"bowls\")")
+        raise NotFoundError(
+            f"teachers manifest {path} does not exist",
+            'write a TOML with [[teachers]] entries (ref = "bowls@v1" or pack = "bowls")',
+        )
     try:
         return TeachersManifest.model_validate(tomllib.loads(path.read_text()))
     except tomllib.TOMLDecodeError as exc:
@@ -71,8 +73,9 @@ def read_manifest(path: Path) -> TeachersManifest:
         raise UsageError(f"{path}: {loc}: {first['msg']}") from exc
 
 
-def load_teachers(manifest: TeachersManifest, store: ArtifactStore, device: torch.device
-                  ) -> list[Teacher]:
+def load_teachers(
+    manifest: TeachersManifest, store: ArtifactStore, device: torch.device
+) -> list[Teacher]:
     teachers = []
     for entry in manifest.teachers:
         if entry.ref is not None:
@@ -85,10 +88,17 @@ def load_teachers(manifest: TeachersManifest, store: ArtifactStore, device: torc
         elif entry.pack is not None:
             pack = load_pack(entry.pack)
             if any(p.scene is None for p in pack.prompts):
-                raise UsageError(f"pack {pack.name!r} has prompts without procedural scenes",
-                                 "only procedural packs can serve as exact teachers")
-            teachers.append(Teacher(f"pack:{pack.name}", [p.text for p in pack.prompts],
-                                    specs=[p.scene for p in pack.prompts]))
+                raise UsageError(
+                    f"pack {pack.name!r} has prompts without procedural scenes",
+                    "only procedural packs can serve as exact teachers",
+                )
+            teachers.append(
+                Teacher(
+                    f"pack:{pack.name}",
+                    [p.text for p in pack.prompts],
+                    specs=[p.scene for p in pack.prompts],
+                )
+            )
         else:
             raise UsageError("a [[teachers]] entry needs `ref` or `pack`")
     return teachers
@@ -138,22 +148,47 @@ def distill(cfg: DistillConfig, store: ArtifactStore | None = None) -> Artifact:
         target = teacher_field(teachers, [scenes[i] for i in idx])
         return match_target_step(field, target, cfg.rays, device, gen)
 
-    trainer = Trainer(model, param_groups(model, cfg.optim), cfg.optim, cfg.iters,
-                      run_dir_for("distill", name, cfg.run_dir), f"distill {name}")
+    trainer = Trainer(
+        model,
+        param_groups(model, cfg.optim),
+        cfg.optim,
+        cfg.iters,
+        run_dir_for("distill", name, cfg.run_dir),
+        f"distill {name}",
+    )
     if cfg.resume:
         trainer.resume()
     history = trainer.run(step)
     metrics, sheet = evaluate_student(model, text, teachers, scenes, cfg)
-    metrics.update({"steps": trainer.step, "scenes": len(scenes),
-                    "final_train_loss": history[-1]["loss"] if history else float("nan")})
+    metrics.update(
+        {
+            "steps": trainer.step,
+            "scenes": len(scenes),
+            "final_train_loss": history[-1]["loss"] if history else float("nan"),
+        }
+    )
     parents = [t.artifact for t in teachers if t.artifact is not None]
-    return save_model_artifact(store, "student", name, model, prompts, config=cfg,
-                               metrics=metrics, sheet=sheet, parents=parents)
+    return save_model_artifact(
+        store,
+        "student",
+        name,
+        model,
+        prompts,
+        config=cfg,
+        metrics=metrics,
+        sheet=sheet,
+        parents=parents,
+    )
 
 
-def evaluate_student(model: HyperFieldsModel, text: TextBatch, teachers: list[Teacher],
-                     scenes: list[tuple[int, int, str]], cfg: DistillConfig,
-                     max_scenes: int = 16) -> tuple[dict[str, float | str], object]:
+def evaluate_student(
+    model: HyperFieldsModel,
+    text: TextBatch,
+    teachers: list[Teacher],
+    scenes: list[tuple[int, int, str]],
+    cfg: DistillConfig,
+    max_scenes: int = 16,
+) -> tuple[dict[str, float | str], object]:
     """Student-vs-teacher PSNR on held-out views over (up to) `max_scenes` scenes."""
     model.eval()
     pick = list(range(len(scenes)))[:: max(1, len(scenes) // max_scenes)][:max_scenes]

@@ -14,8 +14,9 @@ from hyperfields_cli.render.cameras import Cameras, orbit_cameras
 from hyperfields_cli.render.renderer import render_image
 
 
-def eval_cameras(views: int = 4, size: int = 128, radius: float = 2.2, fov: float = 45.0
-                 ) -> Cameras:
+def eval_cameras(
+    views: int = 4, size: int = 128, radius: float = 2.2, fov: float = 45.0
+) -> Cameras:
     """`views` cameras around the object at alternating elevations, offset from training grids."""
     az = torch.arange(views, dtype=torch.float32) * (360.0 / views) + 17.0
     polar = torch.where(torch.arange(views) % 2 == 0, torch.tensor(62.0), torch.tensor(78.0))
@@ -35,8 +36,13 @@ def psnr(a: Tensor, b: Tensor, dims: tuple[int, ...]) -> Tensor:
 
 
 @torch.no_grad()
-def field_psnr(field: RadianceField, target: RadianceField, cams: Cameras,
-               num_samples: int = 192, target_samples: int = 512) -> tuple[Tensor, Tensor, Tensor]:
+def field_psnr(
+    field: RadianceField,
+    target: RadianceField,
+    cams: Cameras,
+    num_samples: int = 192,
+    target_samples: int = 512,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Per-scene PSNR [S] over all views, and the renders (field, target) [B, S, H, W, 3]."""
     got = render_views(field, cams, num_samples)
     want = render_views(target, cams, target_samples)

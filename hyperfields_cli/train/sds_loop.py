@@ -20,9 +20,15 @@ from hyperfields_cli.render.renderer import render_rays
 from hyperfields_cli.text.batch import TextBatch
 
 
-def make_sds_step(model: HyperFieldsModel, text: TextBatch, sds: SDSConfig, meta_batch: int,
-                  num_samples: int, device: torch.device, seed: int = 0
-                  ) -> Callable[[int], dict[str, Tensor]]:
+def make_sds_step(
+    model: HyperFieldsModel,
+    text: TextBatch,
+    sds: SDSConfig,
+    meta_batch: int,
+    num_samples: int,
+    device: torch.device,
+    seed: int = 0,
+) -> Callable[[int], dict[str, Tensor]]:
     """Build a step function that renders S prompts and returns the SDS loss."""
     guidance = StableDiffusionGuidance.from_pretrained(sds, device)
     guidance.prepare_prompts(text.prompts)
@@ -38,9 +44,13 @@ def make_sds_step(model: HyperFieldsModel, text: TextBatch, sds: SDSConfig, meta
         out = render_rays(field, origins[0], dirs[0], num_samples, perturb=True)
         images = out.rgb.reshape(len(idx), size, size, 3)
         s = len(idx)
-        loss = guidance.loss(images, torch.tensor(idx, device=device),
-                             cams.polar_deg.expand(s).to(device),
-                             cams.azimuth_deg.expand(s).to(device), generator=None)
+        loss = guidance.loss(
+            images,
+            torch.tensor(idx, device=device),
+            cams.polar_deg.expand(s).to(device),
+            cams.azimuth_deg.expand(s).to(device),
+            generator=None,
+        )
         return {"loss": loss}
 
     return step

@@ -33,8 +33,9 @@ class RayConfig(BaseModel):
         return OrbitRange(radius=self.radius, polar=self.polar, fov=self.fov)
 
 
-def random_rays(cfg: RayConfig, device: torch.device, generator: torch.Generator | None = None
-                ) -> tuple[Tensor, Tensor]:
+def random_rays(
+    cfg: RayConfig, device: torch.device, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """One random orbit camera -> a random subset of its pixels' rays: origins, dirs [R, 3]."""
     cams = random_orbit_cameras(1, cfg.image_size, ranges=cfg.orbit(), generator=generator)
     n_pix = cfg.image_size**2
@@ -47,19 +48,30 @@ def random_rays(cfg: RayConfig, device: torch.device, generator: torch.Generator
     return origins[0].to(device), dirs[0].to(device)
 
 
-def render_shared(field: RadianceField, points: Tensor, t: Tensor, deltas: Tensor, dirs: Tensor,
-                  keep_weights: bool = False) -> RenderOutput:
+def render_shared(
+    field: RadianceField,
+    points: Tensor,
+    t: Tensor,
+    deltas: Tensor,
+    dirs: Tensor,
+    keep_weights: bool = False,
+) -> RenderOutput:
     """Render `field` at precomputed shared samples: points [R, K, 3] -> [S, R, ...]."""
     s, (r, k) = field.num_scenes, t.shape
     out = field.query(points.reshape(1, -1, 3).expand(s, -1, -1))
     bg = field.background(dirs[None].expand(s, -1, -1))
-    return composite(out.sigma.reshape(s, r, k), out.rgb.reshape(s, r, k, 3), t, deltas, bg,
-                     keep_weights)
+    return composite(
+        out.sigma.reshape(s, r, k), out.rgb.reshape(s, r, k, 3), t, deltas, bg, keep_weights
+    )
 
 
-def match_target_step(model_field: RadianceField, target: RadianceField, cfg: RayConfig,
-                      device: torch.device, generator: torch.Generator | None = None
-                      ) -> dict[str, Tensor]:
+def match_target_step(
+    model_field: RadianceField,
+    target: RadianceField,
+    cfg: RayConfig,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+) -> dict[str, Tensor]:
     """Image-space MSE between `model_field` and `target` at the same ray samples."""
     origins, dirs = random_rays(cfg, device, generator)
     near, far, _ = ray_aabb(origins, dirs, model_field.bound)

@@ -39,13 +39,20 @@ def pick_guidance(cfg: TeachConfig, pack: PromptPack) -> str:
     guidance = cfg.guidance or ("synthetic" if has_scenes else "sds")
     if guidance == "synthetic" and not has_scenes:
         missing = [p.text for p in pack.prompts if p.scene is None][:3]
-        raise UsageError(f"pack {pack.name!r} has prompts without a procedural scene: {missing}",
-                         "use --guidance sds, or give every prompt a scene in the pack")
+        raise UsageError(
+            f"pack {pack.name!r} has prompts without a procedural scene: {missing}",
+            "use --guidance sds, or give every prompt a scene in the pack",
+        )
     return guidance
 
 
-def synthetic_step(model: HyperFieldsModel, text: TextBatch, pack: PromptPack, cfg: TeachConfig,
-                   device: torch.device) -> StepFn:
+def synthetic_step(
+    model: HyperFieldsModel,
+    text: TextBatch,
+    pack: PromptPack,
+    cfg: TeachConfig,
+    device: torch.device,
+) -> StepFn:
     specs = [p.scene for p in pack.prompts]
     rng = random.Random(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -59,16 +66,23 @@ def synthetic_step(model: HyperFieldsModel, text: TextBatch, pack: PromptPack, c
     return step
 
 
-def sds_step(model: HyperFieldsModel, text: TextBatch, pack: PromptPack, cfg: TeachConfig,
-             device: torch.device) -> StepFn:
+def sds_step(
+    model: HyperFieldsModel,
+    text: TextBatch,
+    pack: PromptPack,
+    cfg: TeachConfig,
+    device: torch.device,
+) -> StepFn:
     from hyperfields_cli.train.sds_loop import make_sds_step
 
-    return make_sds_step(model, text, cfg.sds, cfg.meta_batch, cfg.rays.num_samples, device,
-                         cfg.seed)
+    return make_sds_step(
+        model, text, cfg.sds, cfg.meta_batch, cfg.rays.num_samples, device, cfg.seed
+    )
 
 
-def evaluate_teacher(model: HyperFieldsModel, text: TextBatch, pack: PromptPack, cfg: TeachConfig
-                     ) -> tuple[dict[str, float | str], object]:
+def evaluate_teacher(
+    model: HyperFieldsModel, text: TextBatch, pack: PromptPack, cfg: TeachConfig
+) -> tuple[dict[str, float | str], object]:
     """Held-out PSNR per prompt (synthetic packs) and a sheet of validation renders."""
     model.eval()
     cams = eval_cameras(cfg.eval_views, cfg.eval_size).to(model.device)
@@ -96,11 +110,18 @@ def teach(cfg: TeachConfig, store: ArtifactStore | None = None) -> Artifact:
     model, text = build_model(cfg.model, [p.text for p in pack.prompts], device)
     maker = {"synthetic": synthetic_step, "sds": sds_step}.get(guidance)
     if maker is None:
-        raise UsageError(f"guidance {guidance!r} is not supported by teach",
-                         "use --guidance synthetic or sds")
+        raise UsageError(
+            f"guidance {guidance!r} is not supported by teach", "use --guidance synthetic or sds"
+        )
     step_fn = maker(model, text, pack, cfg, device)
-    trainer = Trainer(model, param_groups(model, cfg.optim), cfg.optim, cfg.iters,
-                      run_dir_for("teach", name, cfg.run_dir), f"teach {name}")
+    trainer = Trainer(
+        model,
+        param_groups(model, cfg.optim),
+        cfg.optim,
+        cfg.iters,
+        run_dir_for("teach", name, cfg.run_dir),
+        f"teach {name}",
+    )
     if cfg.resume:
         trainer.resume()
     history = trainer.run(step_fn)
@@ -108,5 +129,13 @@ def teach(cfg: TeachConfig, store: ArtifactStore | None = None) -> Artifact:
     metrics.update({"steps": trainer.step, "guidance": guidance})
     if history:
         metrics["final_train_loss"] = history[-1]["loss"]
-    return save_model_artifact(store, "teacher", name, model, [p.text for p in pack.prompts],
-                               config=cfg, metrics=metrics, sheet=sheet)
+    return save_model_artifact(
+        store,
+        "teacher",
+        name,
+        model,
+        [p.text for p in pack.prompts],
+        config=cfg,
+        metrics=metrics,
+        sheet=sheet,
+    )

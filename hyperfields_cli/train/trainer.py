@@ -54,26 +54,39 @@ def lr_factor(cfg: OptimConfig, step: int, total: int) -> float:
 
 def progress_bar() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]}"), TextColumn("psnr {task.fields[psnr]}"),
-        TextColumn("{task.fields[rate]} it/s"), TimeRemainingColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("psnr {task.fields[psnr]}"),
+        TextColumn("{task.fields[rate]} it/s"),
+        TimeRemainingColumn(),
     )
 
 
 class Trainer:
     """Owns the optimiser, schedule, EMA, AMP scaler, checkpoints and progress of one run."""
 
-    def __init__(self, model: nn.Module, param_groups: Iterable[dict[str, Any]], cfg: OptimConfig,
-                 total_steps: int, run_dir: Path | None = None, description: str = "training",
-                 show_progress: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        param_groups: Iterable[dict[str, Any]],
+        cfg: OptimConfig,
+        total_steps: int,
+        run_dir: Path | None = None,
+        description: str = "training",
+        show_progress: bool = True,
+    ) -> None:
         self.model, self.cfg, self.total_steps = model, cfg, total_steps
         self.run_dir, self.description, self.show_progress = run_dir, description, show_progress
         self.optimizer = torch.optim.Adam(list(param_groups), betas=cfg.betas, eps=cfg.eps)
         for group in self.optimizer.param_groups:
             group["base_lr"] = group["lr"]
-        self.ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
-                    if cfg.ema_decay else None)
+        self.ema = (
+            AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
+            if cfg.ema_decay
+            else None
+        )
         device = next(model.parameters()).device
         self.device_type = device.type
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
@@ -87,8 +100,13 @@ class Trainer:
     def resume(self) -> int:
         """Continue from `run_dir/checkpoint`; returns the step it resumes at."""
         assert self.checkpoint_dir is not None
-        state = load_checkpoint(self.checkpoint_dir, self.model, self.optimizer, self.ema,
-                                device=next(self.model.parameters()).device)
+        state = load_checkpoint(
+            self.checkpoint_dir,
+            self.model,
+            self.optimizer,
+            self.ema,
+            device=next(self.model.parameters()).device,
+        )
         self.step = int(state["step"])
         self.history = state.get("history", [])
         return self.step
@@ -96,8 +114,12 @@ class Trainer:
     def save(self, extra: dict[str, Any] | None = None) -> None:
         if self.checkpoint_dir is None:
             return
-        state = {"step": self.step, "total_steps": self.total_steps, "history": self.history,
-                 **(extra or {})}
+        state = {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "history": self.history,
+            **(extra or {}),
+        }
         save_checkpoint(self.checkpoint_dir, self.model, self.optimizer, state, self.ema)
 
     def averaged_model(self) -> nn.Module:
@@ -132,8 +154,14 @@ class Trainer:
         """Train until `total_steps`; Ctrl-C saves a checkpoint before re-raising."""
         self.model.train()
         progress = progress_bar()
-        task = progress.add_task(self.description, total=self.total_steps, completed=self.step,
-                                 loss="-", psnr="-", rate="-")
+        task = progress.add_task(
+            self.description,
+            total=self.total_steps,
+            completed=self.step,
+            loss="-",
+            psnr="-",
+            rate="-",
+        )
         t_last, s_last = time.perf_counter(), self.step
         try:
             with progress if self.show_progress else contextlib.nullcontext():
@@ -146,9 +174,13 @@ class Trainer:
                         rate = (self.step - s_last) / max(now - t_last, 1e-9)
                         t_last, s_last = now, self.step
                         self.history.append(rec)
-                        progress.update(task, completed=self.step, loss=f"{rec['loss']:.4f}",
-                                        psnr=f"{rec.get('psnr', float('nan')):.2f}",
-                                        rate=f"{rate:.1f}")
+                        progress.update(
+                            task,
+                            completed=self.step,
+                            loss=f"{rec['loss']:.4f}",
+                            psnr=f"{rec.get('psnr', float('nan')):.2f}",
+                            rate=f"{rate:.1f}",
+                        )
                     if self.step % self.cfg.checkpoint_every == 0:
                         self.save()
         except KeyboardInterrupt:

@@ -11,8 +11,9 @@ from hyperfields_cli.field.grid import GridConfig, GridEncoding, level_layout
 from hyperfields_cli.field.grid_torch import PRIMES, corner_indices, grid_encode_torch
 
 # 3 levels at res 2, 4, 8: two dense levels and one hashed (9^3 = 729 > 256 rows).
-SMALL = GridConfig(num_levels=3, features_per_level=2, base_resolution=2, finest_resolution=8,
-                   log2_table_size=8)
+SMALL = GridConfig(
+    num_levels=3, features_per_level=2, base_resolution=2, finest_resolution=8, log2_table_size=8
+)
 
 
 def interior_points(cfg: GridConfig, n: int, margin: float = 0.05, seed: int = 0) -> torch.Tensor:
@@ -30,8 +31,7 @@ def interior_points(cfg: GridConfig, n: int, margin: float = 0.05, seed: int = 0
 def small_args(cfg: GridConfig, seed: int = 0) -> tuple[torch.Tensor, ...]:
     res, offsets, hashed = level_layout(cfg)
     g = torch.Generator().manual_seed(seed)
-    table = torch.randn(int(offsets[-1]), cfg.features_per_level, generator=g,
-                        dtype=torch.float64)
+    table = torch.randn(int(offsets[-1]), cfg.features_per_level, generator=g, dtype=torch.float64)
     return table, res, offsets, hashed
 
 
@@ -55,7 +55,10 @@ def test_gradcheck_wrt_table() -> None:
     table.requires_grad_(True)
     assert torch.autograd.gradcheck(
         lambda t: grid_encode_torch(x, t, res, offsets, hashed, 2**SMALL.log2_table_size),
-        (table,), eps=1e-6, atol=1e-6)
+        (table,),
+        eps=1e-6,
+        atol=1e-6,
+    )
 
 
 def test_gradcheck_wrt_points() -> None:
@@ -63,7 +66,10 @@ def test_gradcheck_wrt_points() -> None:
     x = interior_points(SMALL, 16, seed=1).requires_grad_(True)
     assert torch.autograd.gradcheck(
         lambda p: grid_encode_torch(p, table, res, offsets, hashed, 2**SMALL.log2_table_size),
-        (x,), eps=1e-6, atol=1e-6)
+        (x,),
+        eps=1e-6,
+        atol=1e-6,
+    )
 
 
 def test_interpolation_is_exact_at_vertices_and_linear_along_edges() -> None:
@@ -85,8 +91,18 @@ def test_interpolation_is_exact_at_vertices_and_linear_along_edges() -> None:
 def test_indices_stay_in_their_level(cfg: GridConfig) -> None:
     res, offsets, hashed = level_layout(cfg)
     x = torch.rand(4096, 3, generator=torch.Generator().manual_seed(3))
-    x[:8] = torch.tensor([[0.0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0],
-                          [0.5, 1, 0], [1, 0.5, 1]])
+    x[:8] = torch.tensor(
+        [
+            [0.0, 0, 0],
+            [1, 1, 1],
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, 0, 1],
+            [1, 1, 0],
+            [0.5, 1, 0],
+            [1, 0.5, 1],
+        ]
+    )
     idx, w = corner_indices(x, res, offsets, hashed, 2**cfg.log2_table_size)
     assert idx.shape == (4096, cfg.num_levels, 8)
     lo, hi = offsets[:-1][None, :, None], offsets[1:][None, :, None]
@@ -102,8 +118,13 @@ def test_dense_levels_are_collision_free(cfg: GridConfig) -> None:
         r = int(res[level])
         axis = torch.arange(r + 1, dtype=torch.float64) / r
         grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-        idx, _ = corner_indices(grid, res[level:level + 1], offsets[level:level + 2],
-                                hashed[level:level + 1], 2**cfg.log2_table_size)
+        idx, _ = corner_indices(
+            grid,
+            res[level : level + 1],
+            offsets[level : level + 2],
+            hashed[level : level + 1],
+            2**cfg.log2_table_size,
+        )
         used = idx.unique()  # every vertex is corner 0 (or the +1 corner at the far faces)
         assert used.numel() == (r + 1) ** 3
         assert used.min() == offsets[level] and used.max() == offsets[level] + (r + 1) ** 3 - 1

@@ -140,3 +140,20 @@ def test_view_independent_and_config_checks(tiny_sd_dir):
         g.loss(
             torch.rand(1, 3, 16, 16), torch.tensor([0]), torch.tensor([60.0]), torch.tensor([0.0])
         )
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fp16_step(tiny_sd_dir):
+    cfg = SDSConfig(model_id=str(tiny_sd_dir), latent_size=64)
+    g = StableDiffusionGuidance.from_pretrained(cfg, "cuda")
+    assert g.dtype == torch.float16 and g.vae.dtype == torch.float16
+    g.prepare_prompts(PROMPTS)
+    images = torch.rand(2, 16, 16, 3, device="cuda", requires_grad=True)
+    ids, polar, az = torch.tensor([0, 1]), torch.tensor([60.0, 10.0]), torch.tensor([0.0, 90.0])
+    out = g.step(images, ids, polar, az, generator=torch.Generator("cuda").manual_seed(0))
+    out.latents.retain_grad()
+    out.loss.backward()
+    assert out.latents.dtype == torch.float32 and torch.equal(out.latents.grad, out.grad)
+    assert images.grad is not None and torch.isfinite(images.grad).all()
+    assert all(p.grad is None for p in g.unet.parameters())

@@ -32,7 +32,7 @@ def test_shapes_every_arch(arch: str, rank: int | None) -> None:
     assert [tuple(w.shape) for w in weights] == [(3, o, i) for o, i in shapes]
     assert cond.shape == (3, model.mlp_cfg.cond_dim)
     assert torch.allclose(cond.norm(dim=-1), torch.ones(3), atol=1e-5)
-    for w, gain in zip(weights, model.hypernet.gains):
+    for w, gain in zip(weights, model.hypernet.gains, strict=True):
         assert torch.allclose(w.norm(dim=-1), gain.expand(3, -1), atol=1e-4)
     assert weights[-1].norm(dim=-1).mean().item() == pytest.approx(5.0, rel=1e-4)
     field = model.scene_field(text)
@@ -58,7 +58,7 @@ def test_dynamic_responds_to_probe_statistics_static_does_not() -> None:
     static = _model("static")
     a, _ = static.hypernet.predict(text, _probe_feats(static, -0.7, -0.2))
     b, _ = static.hypernet.predict(text, _probe_feats(static, 0.3, 0.9))
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_concat_weights_are_shared_and_cond_from_sentence() -> None:
@@ -88,9 +88,12 @@ def test_stat_path_is_detached_ct_path_is_not(monkeypatch) -> None:
     assert len(pres) == len(weights) - 1
     assert all(not p.requires_grad for p in pres)  # no graph from pre-activations to weights
     for i in range(1, len(weights)):
-        g_feats, g_tok = torch.autograd.grad(weights[i].sum() + (weights[i] ** 2).sum(),
-                                             [feats, text.tokens], allow_unused=True,
-                                             retain_graph=True)
+        g_feats, g_tok = torch.autograd.grad(
+            weights[i].sum() + (weights[i] ** 2).sum(),
+            [feats, text.tokens],
+            allow_unused=True,
+            retain_graph=True,
+        )
         assert g_feats is None, f"layer {i} weights get gradient through the stat path"
         assert g_tok is not None and g_tok.abs().sum() > 0, "CT path lost its gradient"
 

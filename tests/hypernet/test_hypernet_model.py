@@ -52,7 +52,7 @@ def test_round_trip_identical(tmp_path) -> None:
     assert cfg["model_type"] == "hyperfields" and cfg["mlp"]["grid_dim"] == 8
     loaded = HyperFieldsModel.from_pretrained(tmp_path / "m")
     assert loaded.config == model.config
-    for x, y in zip(ref, _query(loaded, text)):
+    for x, y in zip(ref, _query(loaded, text), strict=True):
         assert torch.equal(x, y)
 
 
@@ -81,8 +81,9 @@ def test_strict_loading_is_loud(tmp_path) -> None:
         HyperFieldsModel.from_pretrained(tmp_path / "m")
     HyperFieldsModel(tiny_config(arch="concat")).save_pretrained(tmp_path / "c")
     cfg_path.write_text((tmp_path / "c" / "config.json").read_text().replace("concat", "static"))
-    (tmp_path / "m" / "model.safetensors").write_bytes((tmp_path / "c" / "model.safetensors")
-                                                       .read_bytes())
+    (tmp_path / "m" / "model.safetensors").write_bytes(
+        (tmp_path / "c" / "model.safetensors").read_bytes()
+    )
     with pytest.raises(IntegrityError, match="missing"):
         HyperFieldsModel.from_pretrained(tmp_path / "m")
     cfg_path.write_text(json.dumps({**cfg, "surprise": 1}))
@@ -123,12 +124,20 @@ def test_tiny_model_overfits_two_prompts() -> None:
         opt.zero_grad()
         loss.backward()
         if step == 0:
-            for name in ["grid.table", "hypernet.in_proj.weight", "hypernet.cond_proj.weight",
-                         "hypernet.transformer.layers.0.self_attn.in_proj_weight",
-                         "hypernet.mod_heads.1.proj.weight", "hypernet.bases.2",
-                         "hypernet.gains.3", "background.net.0.weight"]:
+            for name in [
+                "grid.table",
+                "hypernet.in_proj.weight",
+                "hypernet.cond_proj.weight",
+                "hypernet.transformer.layers.0.self_attn.in_proj_weight",
+                "hypernet.mod_heads.1.proj.weight",
+                "hypernet.bases.2",
+                "hypernet.gains.3",
+                "background.net.0.weight",
+            ]:
                 grad = dict(model.named_parameters())[name].grad
                 assert grad is not None and grad.abs().sum() > 0, f"no gradient in {name}"
         opt.step()
         losses.append(loss.item())
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5, losses[::10]
+    rgb = out.rgb.detach().mean(1)  # [S, 3]: the two prompts got their own colours
+    assert rgb[0, 0] > rgb[1, 0] + 0.3 and rgb[1, 2] > rgb[0, 2] + 0.3

@@ -6,6 +6,7 @@ import torch
 from _text_fakes import FakeEncoder, raising_factory
 from safetensors import safe_open
 
+import hyperfields_cli.text.cache as cache_mod
 from hyperfields_cli.text.cache import TextCache, encode_prompts
 from hyperfields_cli.text.encoder import DEFAULT_ENCODER, TextEncoder
 
@@ -68,10 +69,21 @@ def test_corrupt_file_is_a_miss(tmp_path) -> None:
     assert len(fake.calls) == 2
 
 
-def test_real_encoder_through_cache(tmp_path) -> None:
+def test_real_encoder_through_cache(real_encoder: TextEncoder, monkeypatch) -> None:
     """The default encoder via encode_prompts; the second call is served from disk."""
+    monkeypatch.setattr(cache_mod, "_shared_encoder", lambda *a: real_encoder)
     got = encode_prompts(["a yarn pot"])
-    direct = TextEncoder().encode(["a yarn pot"])
+    direct = real_encoder.encode(["a yarn pot"])
     assert torch.allclose(got.tokens, direct.tokens, atol=1e-6)
     again = TextCache().get_or_encode(["a yarn pot"], DEFAULT_ENCODER, None, raising_factory)
     assert torch.equal(again.tokens, got.tokens)
+
+
+def test_select_rows(tmp_path) -> None:
+    batch = TextCache(tmp_path / "c").get_or_encode(
+        ["a b c d e", "a", "a b"], ENC, "r1", lambda: FakeEncoder()
+    )
+    sub = batch.select(torch.tensor([2, 1]))
+    assert sub.prompts == ["a b", "a"] and sub.tokens.shape[1] == 4  # [CLS] a b [SEP]
+    assert torch.equal(sub.tokens[1, :3], batch.tokens[1, :3])
+    assert batch.select(range(1)).prompts == ["a b c d e"] and len(batch.select(0)) == 1

@@ -11,9 +11,9 @@ from hyperfields_cli.text.encoder import DEFAULT_ENCODER, TextEncoder, resolve_r
 PROMPTS = ["a yarn pot", "a shiny gold blender on a wooden table"]
 
 
-@pytest.fixture(scope="module")
-def encoder() -> TextEncoder:
-    return TextEncoder()
+@pytest.fixture
+def encoder(real_encoder: TextEncoder) -> TextEncoder:
+    return real_encoder
 
 
 def test_default_resolves_to_bundled_package(encoder: TextEncoder) -> None:
