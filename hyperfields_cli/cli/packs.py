@@ -32,8 +32,9 @@ def _device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"device {device!r} requested but CUDA is not available",
-                         hint="use --device cpu")
+        raise UsageError(
+            f"device {device!r} requested but CUDA is not available", hint="use --device cpu"
+        )
     return device
 
 
@@ -80,14 +81,21 @@ def show_cmd(
     from hyperfields_cli.synthetic.packs import load_pack
 
     pack = load_pack(name)
-    table = Table(title=f"{pack.name} ({pack.split}, {len(pack.prompts)} prompts)",
-                  caption=escape(pack.description) or None)
+    table = Table(
+        title=f"{pack.name} ({pack.split}, {len(pack.prompts)} prompts)",
+        caption=escape(pack.description) or None,
+    )
     for col in ("#", "prompt", "shape", "attribute", "scene split"):
         table.add_column(col, justify="right" if col == "#" else "left")
     for i, e in enumerate(pack.prompts, 1):
         s = e.scene
-        table.add_row(str(i), escape(e.text), s.shape if s else "-", s.attribute if s else "-",
-                      s.split if s else "-")
+        table.add_row(
+            str(i),
+            escape(e.text),
+            s.shape if s else "-",
+            s.attribute if s else "-",
+            s.split if s else "-",
+        )
     console.print(table)
 
 
@@ -96,24 +104,31 @@ def render_cmd(
     name: str = typer.Argument(..., help="Built-in pack name or path to a pack .toml file."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     size: int = typer.Option(128, "--size", min=8, max=2048, help="Image size in pixels."),
-    views: int = typer.Option(4, "--views", min=1, help="Turntable views (or training views "
-                              "with --dataset)."),
-    dataset: bool = typer.Option(False, "--dataset", help="Export each scene as a NeRF-synthetic "
-                                 "dataset (transforms_{train,val,test}.json + RGBA PNGs)."),
-    test_views: int | None = typer.Option(None, "--test-views", min=1,
-                                          help="Test views with --dataset (default views/4)."),
-    prompt: list[str] | None = typer.Option(None, "--prompt", "-p", help="Only prompts "
-                                             "containing this text (repeatable)."),
+    views: int = typer.Option(
+        4, "--views", min=1, help="Turntable views (or training views with --dataset)."
+    ),
+    dataset: bool = typer.Option(
+        False,
+        "--dataset",
+        help="Export each scene as a NeRF-synthetic "
+        "dataset (transforms_{train,val,test}.json + RGBA PNGs).",
+    ),
+    test_views: int | None = typer.Option(
+        None, "--test-views", min=1, help="Test views with --dataset (default views/4)."
+    ),
+    prompt: list[str] | None = typer.Option(
+        None, "--prompt", "-p", help="Only prompts containing this text (repeatable)."
+    ),
     samples: int = typer.Option(160, "--samples", min=16, help="Samples per ray."),
     seed: int = typer.Option(0, "--seed", help="Seed for dataset camera poses."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
 ) -> None:
     """Render ground-truth views of every scene in a pack (deterministic).
 
-    Writes OUT/<attribute>_<shape>.png (a strip of turntable views), or with --dataset a NeRF-synthetic folder per scene.
+    Writes OUT/<attribute>_<shape>.png turntable strips, or NeRF-synthetic folders with --dataset.
 
     Example: hyperfields packs render bowls --out renders/ --views 4
-    Example: hyperfields packs render zero_shot -p "yarn" --out data/ --dataset --views 100 --size 200
+    Example: hyperfields packs render zero_shot -p yarn --out data/ --dataset --views 100 --size 200
     """
     import imageio.v3 as iio
 
@@ -123,8 +138,9 @@ def render_cmd(
 
     pack = load_pack(name)
     dev = _device(device)
-    entries = [e for e in pack.prompts
-               if not prompt or any(q.lower() in e.text.lower() for q in prompt)]
+    entries = [
+        e for e in pack.prompts if not prompt or any(q.lower() in e.text.lower() for q in prompt)
+    ]
     todo = {}
     for e in entries:
         scene = e.scene_or_match()
@@ -133,8 +149,10 @@ def render_cmd(
         else:
             todo.setdefault(scene, e.text)
     if not todo:
-        raise UsageError(f"no prompt of pack {pack.name!r} names a procedural scene to render",
-                         hint="check --prompt, or give prompts shape/attribute in the pack")
+        raise UsageError(
+            f"no prompt of pack {pack.name!r} names a procedural scene to render",
+            hint="check --prompt, or give prompts shape/attribute in the pack",
+        )
     out.mkdir(parents=True, exist_ok=True)
     table = Table(title=f"{pack.name}: {len(todo)} scenes -> {out}")
     table.add_column("prompt")
@@ -143,9 +161,17 @@ def render_cmd(
         for i, (scene, text) in enumerate(todo.items(), 1):
             status.update(f"rendering {i}/{len(todo)}: {text}")
             if dataset:
-                path = export_nerf_dataset(scene, out / scene.slug, views=views, size=size,
-                                           seed=seed, test_views=test_views,
-                                           num_samples=samples, device=dev, prompt=text)
+                path = export_nerf_dataset(
+                    scene,
+                    out / scene.slug,
+                    views=views,
+                    size=size,
+                    seed=seed,
+                    test_views=test_views,
+                    num_samples=samples,
+                    device=dev,
+                    prompt=text,
+                )
             else:
                 path = out / f"{scene.slug}.png"
                 iio.imwrite(path, turntable_strip(scene, views, size, samples, dev))

@@ -34,8 +34,15 @@ def train_cameras(views: int, size: int, seed: int) -> Cameras:
     return orbit_cameras(polar, azimuth, full * RADIUS, full * FOV_DEG, size)
 
 
-def _write_split(out: Path, split: str, spec: SceneSpec, cams: Cameras, num_samples: int,
-                 device: str | torch.device, prompt: str) -> dict:
+def _write_split(
+    out: Path,
+    split: str,
+    spec: SceneSpec,
+    cams: Cameras,
+    num_samples: int,
+    device: str | torch.device,
+    prompt: str,
+) -> dict:
     """Render one split to out/split/r_XXX.png (straight RGBA) -> its transforms dict."""
     (out / split).mkdir(parents=True, exist_ok=True)
     frames = []
@@ -47,12 +54,14 @@ def _write_split(out: Path, split: str, spec: SceneSpec, cams: Cameras, num_samp
         rgba = torch.cat([straight.clamp(0.0, 1.0), a[..., None]], dim=-1)
         name = f"{split}/r_{i:03d}.png"
         iio.imwrite(out / name, (rgba.numpy() * 255.0 + 0.5).astype(np.uint8))
-        frames.append({
-            "file_path": f"./{name}",
-            "transform_matrix": cams.c2w[i].tolist(),
-            "polar_deg": float(cams.polar_deg[i]) if cams.polar_deg is not None else None,
-            "azimuth_deg": float(cams.azimuth_deg[i]) if cams.azimuth_deg is not None else None,
-        })
+        frames.append(
+            {
+                "file_path": f"./{name}",
+                "transform_matrix": cams.c2w[i].tolist(),
+                "polar_deg": float(cams.polar_deg[i]) if cams.polar_deg is not None else None,
+                "azimuth_deg": float(cams.azimuth_deg[i]) if cams.azimuth_deg is not None else None,
+            }
+        )
     size = cams.width
     focal = float(cams.focal()[0])
     return {
@@ -66,10 +75,17 @@ def _write_split(out: Path, split: str, spec: SceneSpec, cams: Cameras, num_samp
     }  # fmt: skip
 
 
-def export_nerf_dataset(spec: SceneSpec, out_dir: str | Path, views: int = 100, size: int = 200,
-                        seed: int = 0, test_views: int | None = None,
-                        num_samples: int = DEFAULT_SAMPLES, device: str | torch.device = "cpu",
-                        prompt: str | None = None) -> Path:
+def export_nerf_dataset(
+    spec: SceneSpec,
+    out_dir: str | Path,
+    views: int = 100,
+    size: int = 200,
+    seed: int = 0,
+    test_views: int | None = None,
+    num_samples: int = DEFAULT_SAMPLES,
+    device: str | torch.device = "cpu",
+    prompt: str | None = None,
+) -> Path:
     """Write `views` random training views and a turntable test ring of one scene.
 
     Layout: out_dir/{train,test}/r_XXX.png, transforms_{train,val,test}.json and transforms.json
@@ -82,12 +98,23 @@ def export_nerf_dataset(spec: SceneSpec, out_dir: str | Path, views: int = 100, 
     out.mkdir(parents=True, exist_ok=True)
     text = prompt or spec.phrase()
     n_test = max(1, views // 4) if test_views is None else max(1, test_views)
-    train = _write_split(out, "train", spec, train_cameras(views, size, seed), num_samples,
-                         device, text)
-    test = _write_split(out, "test", spec, turntable_cameras(n_test, size, polar_deg=65.0,
-                                                             radius=RADIUS, fov_deg=FOV_DEG),
-                        num_samples, device, text)
-    for name, data in (("transforms_train.json", train), ("transforms.json", train),
-                       ("transforms_val.json", test), ("transforms_test.json", test)):
+    train = _write_split(
+        out, "train", spec, train_cameras(views, size, seed), num_samples, device, text
+    )
+    test = _write_split(
+        out,
+        "test",
+        spec,
+        turntable_cameras(n_test, size, polar_deg=65.0, radius=RADIUS, fov_deg=FOV_DEG),
+        num_samples,
+        device,
+        text,
+    )
+    for name, data in (
+        ("transforms_train.json", train),
+        ("transforms.json", train),
+        ("transforms_val.json", test),
+        ("transforms_test.json", test),
+    ):
         (out / name).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return out

@@ -57,12 +57,19 @@ _COLOUR_PHRASES = ("a {c} {{}}", "a {c} {{}}", "a {{}} that is {c}", "a {c}-colo
 
 def _colour(name: str) -> Attribute:
     phrases = tuple(ph.format(c=name) for ph in _COLOUR_PHRASES)
-    return Attribute(name, "train", "colour", _flat(COLOURS[name]), phrases, (name,),
-                     f"plain {name}")
+    return Attribute(
+        name, "train", "colour", _flat(COLOURS[name]), phrases, (name,), f"plain {name}"
+    )
 
 
-def _material(name: str, split: Split, fn: AlbedoFn, phrases: tuple[str, ...],
-              words: tuple[str, ...], description: str) -> Attribute:
+def _material(
+    name: str,
+    split: Split,
+    fn: AlbedoFn,
+    phrases: tuple[str, ...],
+    words: tuple[str, ...],
+    description: str,
+) -> Attribute:
     return Attribute(name, split, "material", fn, phrases, words, description)
 
 
@@ -70,39 +77,94 @@ ATTRIBUTES: dict[str, Attribute] = {
     a.name: a
     for a in (
         *(_colour(c) for c in COLOURS),
-        _material("yarn", "train", textures.yarn,
-                  ("a {} made of yarn", "a knitted yarn {}", "a yarn {}"),
-                  ("yarn", "knitted", "knit", "wool", "woollen"), "knitted wool stitches"),
-        _material("plaid", "train", textures.plaid,
-                  ("a plaid {}", "a {} with a plaid pattern", "a tartan plaid {}"),
-                  ("plaid", "tartan"), "red tartan"),
-        _material("marble", "train", textures.marble,
-                  ("a marble {}", "a {} carved from white marble", "a {} made of marble"),
-                  ("marble",), "veined white marble"),
-        _material("wood", "train", textures.wood,
-                  ("a wooden {}", "a {} made of wood", "a {} carved from wood"),
-                  ("wood", "wooden"), "wood grain"),
-        _material("terracotta", "train", textures.terracotta,
-                  ("a terracotta {}", "a {} made of terracotta clay"),
-                  ("terracotta", "clay"), "fired clay"),
-        _material("checkered", "train", textures.checkered,
-                  ("a checkered {}", "a {} with a black and white checkerboard pattern"),
-                  ("checkered", "checkerboard", "chequered", "checker"), "black/white checks"),
-        _material("tiger", "train", textures.tiger,
-                  ("a {} with tiger stripes", "a tiger-striped {}", "a {} in tiger print"),
-                  ("tiger",), "orange and black tiger stripes"),
-        _material("polka_dots", "train", textures.polka_dots,
-                  ("a polka dot {}", "a {} covered in polka dots"),
-                  ("polka",), "white dots on navy"),
-        _material("glacier", "train", textures.glacier,
-                  ("a {} made of glacier ice", "an icy glacier {}"),
-                  ("glacier", "ice", "icy"), "cracked blue glacier ice"),
-        _material("gold", "ood", textures.gold,
-                  ("a gold {}", "a {} made of gold", "a golden {}"),
-                  ("gold", "golden"), "polished gold"),
-        _material("stained_glass", "ood", textures.stained_glass,
-                  ("a stained glass {}", "a {} made of stained glass"),
-                  ("stained glass", "stained-glass"), "leaded stained glass"),
+        _material(
+            "yarn",
+            "train",
+            textures.yarn,
+            ("a {} made of yarn", "a knitted yarn {}", "a yarn {}"),
+            ("yarn", "knitted", "knit", "wool", "woollen"),
+            "knitted wool stitches",
+        ),
+        _material(
+            "plaid",
+            "train",
+            textures.plaid,
+            ("a plaid {}", "a {} with a plaid pattern", "a tartan plaid {}"),
+            ("plaid", "tartan"),
+            "red tartan",
+        ),
+        _material(
+            "marble",
+            "train",
+            textures.marble,
+            ("a marble {}", "a {} carved from white marble", "a {} made of marble"),
+            ("marble",),
+            "veined white marble",
+        ),
+        _material(
+            "wood",
+            "train",
+            textures.wood,
+            ("a wooden {}", "a {} made of wood", "a {} carved from wood"),
+            ("wood", "wooden"),
+            "wood grain",
+        ),
+        _material(
+            "terracotta",
+            "train",
+            textures.terracotta,
+            ("a terracotta {}", "a {} made of terracotta clay"),
+            ("terracotta", "clay"),
+            "fired clay",
+        ),
+        _material(
+            "checkered",
+            "train",
+            textures.checkered,
+            ("a checkered {}", "a {} with a black and white checkerboard pattern"),
+            ("checkered", "checkerboard", "chequered", "checker"),
+            "black/white checks",
+        ),
+        _material(
+            "tiger",
+            "train",
+            textures.tiger,
+            ("a {} with tiger stripes", "a tiger-striped {}", "a {} in tiger print"),
+            ("tiger",),
+            "orange and black tiger stripes",
+        ),
+        _material(
+            "polka_dots",
+            "train",
+            textures.polka_dots,
+            ("a polka dot {}", "a {} covered in polka dots"),
+            ("polka",),
+            "white dots on navy",
+        ),
+        _material(
+            "glacier",
+            "train",
+            textures.glacier,
+            ("a {} made of glacier ice", "an icy glacier {}"),
+            ("glacier", "ice", "icy"),
+            "cracked blue glacier ice",
+        ),
+        _material(
+            "gold",
+            "ood",
+            textures.gold,
+            ("a gold {}", "a {} made of gold", "a golden {}"),
+            ("gold", "golden"),
+            "polished gold",
+        ),
+        _material(
+            "stained_glass",
+            "ood",
+            textures.stained_glass,
+            ("a stained glass {}", "a {} made of stained glass"),
+            ("stained glass", "stained-glass"),
+            "leaded stained glass",
+        ),
     )
 }
 """Every attribute by name (colours first, then materials)."""

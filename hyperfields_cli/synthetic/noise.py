@@ -40,7 +40,7 @@ def _fade(t: Tensor) -> Tensor:
 
 
 def gradient_noise(p: Tensor, seed: int = 0) -> Tensor:
-    """Perlin-style gradient noise: p [..., 3] -> [...] roughly in [-1, 1], zero at lattice points."""
+    """Perlin-style gradient noise: p [..., 3] -> [...] in about [-1, 1], 0 at lattice points."""
     cell = torch.floor(p)
     f = p - cell  # [..., 3] position inside the cell
     i = cell.to(torch.int64)
@@ -60,8 +60,9 @@ def gradient_noise(p: Tensor, seed: int = 0) -> Tensor:
     return out
 
 
-def fbm(p: Tensor, octaves: int = 4, seed: int = 0, lacunarity: float = 2.0,
-        gain: float = 0.5) -> Tensor:
+def fbm(
+    p: Tensor, octaves: int = 4, seed: int = 0, lacunarity: float = 2.0, gain: float = 0.5
+) -> Tensor:
     """Fractal sum of gradient noise: p [..., 3] -> [...], about [-1, 1] (normalised by weight)."""
     total = torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)
     amp, norm, q = 1.0, 0.0, p

@@ -125,7 +125,7 @@ def _load_file(path: Path) -> PromptPack:
             line = max(1, len(text.splitlines()))
         reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", msg)
         raise UsageError(f"{path}:{line}: invalid TOML: {reason}") from exc
-    raw.setdefault("name", path.stem)
+    raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.\-]+", "-", path.stem) or "pack")
     try:
         if "prompts" in raw:
             raw["prompts"] = _entries(raw["prompts"], path, text)
@@ -150,13 +150,15 @@ def _entries(items: Any, path: Path, text: str) -> Any:
             continue
         extra = set(item) - {"text", "shape", "attribute"}
         has = [k for k in ("shape", "attribute") if k in item]
-        problem = None
+        problem, key = None, "text"
         if extra:
+            key = sorted(extra)[0]
             problem = f"unknown key(s) {', '.join(sorted(extra))} (allowed: text, shape, attribute)"
         elif len(has) == 1:
+            key = has[0]
             problem = "give both shape and attribute for a scene, or neither"
         if problem:
-            line = _line_of(text, ("prompts", i), {"prompts": items})
+            line = _line_of(text, ("prompts", i, key), {"prompts": items})
             raise UsageError(f"{path}:{line}: prompts.{i}: {problem}")
         entry: dict[str, Any] = {"text": item.get("text")}
         if has:

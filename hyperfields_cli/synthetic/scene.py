@@ -9,7 +9,7 @@ albedo-only NeRF can represent it exactly. Scenes are queried S at a time like a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from pydantic import field_validator
@@ -60,7 +60,7 @@ class SceneSpec:
 
     @property
     def split(self) -> str:
-        """"ood" when the shape or the attribute is reserved, else "train"."""
+        """ "ood" when the shape or the attribute is reserved, else "train"."""
         ood = SHAPES[self.shape].split == "ood" or ATTRIBUTES[self.attribute].split == "ood"
         return "ood" if ood else "train"
 
@@ -74,10 +74,17 @@ class SceneSpec:
 def match_prompt(text: str) -> SceneSpec | None:
     """Find the scene a free-text prompt names ("a pot made of yarn" -> yarn pot), if any."""
     low = text.lower()
-    shape = next((s for s in sorted(SHAPES, key=len, reverse=True)
-                  if re.search(rf"\b{s}s?\b", low)), None)
-    attr = next((a.name for a in ATTRIBUTES.values()
-                 if any(re.search(rf"\b{re.escape(w)}\b", low) for w in a.words)), None)
+    shape = next(
+        (s for s in sorted(SHAPES, key=len, reverse=True) if re.search(rf"\b{s}s?\b", low)), None
+    )
+    attr = next(
+        (
+            a.name
+            for a in ATTRIBUTES.values()
+            if any(re.search(rf"\b{re.escape(w)}\b", low) for w in a.words)
+        ),
+        None,
+    )
     return SceneSpec(shape, attr) if shape and attr else None
 
 
@@ -86,13 +93,18 @@ class ProceduralScenes:
 
     Points are grouped by shape for the distance pass and by attribute for the albedo pass, so
     cost scales with the number of distinct shapes/materials, never with a loop over points.
-    Normals and albedo are only evaluated in a thin band around surfaces (`band` distances),
-    where density is non-negligible; elsewhere density is exactly 0 and colour is background.
+    Normals and albedo are only evaluated on and inside surfaces (distance < `band`), where
+    density is non-negligible; further out density is exactly 0 and colour is the background.
     """
 
-    def __init__(self, specs: Sequence[SceneSpec], bound: float = 1.0,
-                 density_scale: float = 400.0, softness: float = 0.005,
-                 light_dir: Sequence[float] = LIGHT_DIR) -> None:
+    def __init__(
+        self,
+        specs: Sequence[SceneSpec],
+        bound: float = 1.0,
+        density_scale: float = 400.0,
+        softness: float = 0.005,
+        light_dir: Sequence[float] = LIGHT_DIR,
+    ) -> None:
         if not specs:
             raise ValueError("ProceduralScenes needs at least one SceneSpec")
         self.specs = list(specs)
@@ -106,7 +118,8 @@ class ProceduralScenes:
         self._by_shape = self._groups(lambda s: s.shape)
         self._by_attr = self._groups(lambda s: s.attribute)
 
-    def _groups(self, key) -> dict[str, list[int]]:
+    def _groups(self, key: Callable[[SceneSpec], str]) -> dict[str, list[int]]:
+        """Scene indices sharing a shape (or attribute): each group is evaluated in one batch."""
         out: dict[str, list[int]] = {}
         for i, spec in enumerate(self.specs):
             out.setdefault(key(spec), []).append(i)
@@ -154,8 +167,9 @@ class ProceduralScenes:
             raise ValueError(f"expected {self.num_scenes} scenes of points, got {s}")
         d = self.sdf(points)  # [S, N]
         near = d < self.band
-        sigma = torch.where(near, self.density_scale * torch.sigmoid(-d / self.softness),
-                            torch.zeros_like(d))
+        sigma = torch.where(
+            near, self.density_scale * torch.sigmoid(-d / self.softness), torch.zeros_like(d)
+        )
         flat_pts = points.reshape(-1, 3)
         rgb = torch.full((s * n, 3), BACKGROUND, dtype=points.dtype, device=points.device)
         normal = torch.zeros_like(rgb)
@@ -180,6 +194,11 @@ class ProceduralScenes:
                 shade = AMBIENT + DIFFUSE * (nrm @ light).clamp_min(0.0)  # [M]
                 rgb[fi] = (albedo * shade[:, None]).clamp(0.0, 1.0).to(rgb.dtype)
         return FieldOutput(sigma, rgb.reshape(s, n, 3))
+
+    def __repr__(self) -> str:
+        names = ", ".join(f"{s.attribute} {s.shape}" for s in self.specs[:4])
+        more = f", ... ({self.num_scenes} scenes)" if self.num_scenes > 4 else ""
+        return f"ProceduralScenes([{names}{more}], bound={self.bound})"
 
     def background(self, dirs: Tensor) -> Tensor:
         """dirs [S, R, 3] -> plain white [S, R, 3]."""

@@ -71,8 +71,9 @@ def ellipsoid(p: Tensor, radii: Vec) -> Tensor:
     return k0 * (k0 - 1.0) / k1
 
 
-def revolved(p: Tensor, radius: Callable[[Tensor], Tensor], z0: float, z1: float,
-             eps: float = 1e-3) -> Tensor:
+def revolved(
+    p: Tensor, radius: Callable[[Tensor], Tensor], z0: float, z1: float, eps: float = 1e-3
+) -> Tensor:
     """Solid of revolution around z with radius profile r(z) for z in [z0, z1].
 
     The side distance (rho - r(z)) is divided by sqrt(1 + r'(z)^2) so slanted walls still
@@ -87,8 +88,9 @@ def revolved(p: Tensor, radius: Callable[[Tensor], Tensor], z0: float, z1: float
     return _cap2(torch.stack([side, caps], dim=-1))
 
 
-def height_sheet(p: Tensor, height: Callable[[Tensor], Tensor], u: Tensor, thickness: float,
-                 eps: float = 1e-3) -> Tensor:
+def height_sheet(
+    p: Tensor, height: Callable[[Tensor], Tensor], u: Tensor, thickness: float, eps: float = 1e-3
+) -> Tensor:
     """Slab of half `thickness` around the surface z = height(u) (u: a coordinate of p, [N])."""
     slope = (height(u + eps) - height(u - eps)) / (2.0 * eps)
     return (p[..., 2] - height(u)).abs() / torch.sqrt(1.0 + slope * slope) - thickness

@@ -91,8 +91,9 @@ def toaster(p: Tensor) -> Tensor:
     body = box(shift(p, (0.0, 0.0, -0.13)), (0.36, 0.22, 0.25), 0.09)
     slot_p = torch.stack([p[..., 0], p[..., 1].abs() - 0.085, p[..., 2] - 0.12], -1)
     body = subtract(body, box(slot_p, (0.25, 0.035, 0.2), 0.01))
-    toast = box(torch.stack([p[..., 0], slot_p[..., 1], p[..., 2] - 0.11], -1),
-                (0.21, 0.022, 0.14), 0.05)
+    toast = box(
+        torch.stack([p[..., 0], slot_p[..., 1], p[..., 2] - 0.11], -1), (0.21, 0.022, 0.14), 0.05
+    )
     lever = box(shift(p, (0.385, 0.0, 0.0)), (0.04, 0.05, 0.022), 0.01)
     knob = cylinder(swizzle(shift(p, (0.37, 0.0, -0.22)), (1, 2, 0)), 0.045, 0.03, 0.01)
     feet = box(shift(_abs_xy(p), (0.27, 0.14, -0.39)), (0.04, 0.04, 0.025), 0.01)
@@ -107,8 +108,9 @@ def bench(p: Tensor) -> Tensor:
     back_z = repeat(z - 0.2, 0.13, 0, 1)
     back = box(torch.stack([x, y - 0.2, back_z], -1), (0.56, 0.02, 0.045), 0.008)
     q = _abs_x(p)
-    legs = box(torch.stack([q[..., 0] - 0.46, y.abs() - 0.13, z + 0.25], -1),
-               (0.028, 0.028, 0.17), 0.008)
+    legs = box(
+        torch.stack([q[..., 0] - 0.46, y.abs() - 0.13, z + 0.25], -1), (0.028, 0.028, 0.17), 0.008
+    )
     posts = box(shift(q, (0.46, 0.2, 0.0)), (0.028, 0.025, 0.42), 0.008)
     arms = box(shift(q, (0.46, 0.02, 0.07)), (0.032, 0.2, 0.02), 0.01)
     arm_legs = box(shift(q, (0.46, -0.13, -0.0)), (0.022, 0.022, 0.08), 0.006)
@@ -131,8 +133,10 @@ def bowl(p: Tensor) -> Tensor:
     cut = p[..., 2] - 0.08  # keep below the rim plane
     body = intersect(shell, cut)
     rim = torus(shift(p, (0.0, 0.0, 0.08)), 0.536, 0.028)
-    foot = subtract(cylinder(shift(p, (0.0, 0.0, -0.27)), 0.2, 0.04, 0.01),
-                    cylinder(shift(p, (0.0, 0.0, -0.31)), 0.16, 0.03))
+    foot = subtract(
+        cylinder(shift(p, (0.0, 0.0, -0.27)), 0.2, 0.04, 0.01),
+        cylinder(shift(p, (0.0, 0.0, -0.31)), 0.16, 0.03),
+    )
     return union(body, rim, foot)
 
 
@@ -166,11 +170,11 @@ def skateboard(p: Tensor) -> Tensor:
 
 
 def _blade_edge(x: Tensor) -> Tensor:
-    return -0.13 + 0.19 * ((x + 0.2) / 0.75).clamp(0.0, 1.0) ** 3
+    return -0.15 + 0.21 * ((x + 0.2) / 0.75).clamp(0.0, 1.0) ** 3
 
 
 def _blade_spine(x: Tensor) -> Tensor:
-    return 0.07 - 0.05 * smoothstep(0.3, 0.56, x)
+    return 0.08 - 0.06 * smoothstep(0.3, 0.56, x)
 
 
 def knife(p: Tensor) -> Tensor:
@@ -179,11 +183,11 @@ def knife(p: Tensor) -> Tensor:
     handle = box(shift(p, (-0.39, 0.0, 0.0)), (0.17, 0.035, 0.055), 0.03)
     bolster = box(shift(p, (-0.2, 0.0, 0.0)), (0.022, 0.042, 0.07), 0.01)
     top, bottom = _blade_spine(x), _blade_edge(x)
-    slope = 0.19 * 3.0 / 0.75 * ((x + 0.2) / 0.75).clamp(0.0, 1.0) ** 2
+    slope = 0.21 * 3.0 / 0.75 * ((x + 0.2) / 0.75).clamp(0.0, 1.0) ** 2
     edge = (bottom - z) / torch.sqrt(1.0 + slope * slope)
     profile = intersect(z - top, edge, x - 0.56, -0.2 - x)
     frac = ((z - bottom) / (top - bottom).clamp_min(1e-3)).clamp(0.0, 1.0)
-    half_t = 0.006 + 0.014 * frac  # thin at the edge, thicker at the spine
+    half_t = 0.008 + 0.014 * frac  # thin at the edge, thicker at the spine
     blade = intersect(profile, y.abs() - half_t)
     rivets = sphere(torch.stack([repeat(x + 0.39, 0.1, -1, 1), y.abs() - 0.035, z], -1), 0.016)
     return union(handle, bolster, blade, rivets)
@@ -197,27 +201,47 @@ def plate(p: Tensor) -> Tensor:
     """Dinner plate: flat well, raised rim, a foot ring underneath."""
     rho = torch.linalg.vector_norm(p[..., :2], dim=-1)
     dish = intersect(height_sheet(p, _plate_height, rho, 0.016), rho - 0.48)
-    foot = subtract(cylinder(shift(p, (0.0, 0.0, -0.225)), 0.2, 0.015),
-                    cylinder(shift(p, (0.0, 0.0, -0.24)), 0.17, 0.02))
+    foot = subtract(
+        cylinder(shift(p, (0.0, 0.0, -0.225)), 0.2, 0.015),
+        cylinder(shift(p, (0.0, 0.0, -0.24)), 0.17, 0.02),
+    )
     return union(dish, foot)
 
 
 SHAPES: dict[str, Shape] = {
     s.name: s
     for s in (
-        Shape("chair", "train", chair, description="four-legged chair with a slatted back", scale=0.95),
+        Shape(
+            "chair", "train", chair, description="four-legged chair with a slatted back", scale=0.95
+        ),
         Shape("pot", "train", pot, description="open cooking pot with two handles", scale=1.2),
-        Shape("toaster", "train", toaster, description="two-slot toaster with toast popping up", scale=1.1),
+        Shape(
+            "toaster",
+            "train",
+            toaster,
+            description="two-slot toaster with toast popping up",
+            scale=1.1,
+        ),
         Shape("bench", "train", bench, description="park bench with slats and armrests", scale=0.9),
         Shape("stool", "train", stool, description="round stool on splayed legs", scale=1.1),
         Shape("bowl", "train", bowl, description="round bowl on a foot ring", scale=1.05),
         Shape("vase", "train", vase, description="amphora vase with a flared lip", scale=1.1),
-        Shape("skateboard", "train", skateboard, description="skateboard deck with wheels", scale=1.15),
+        Shape(
+            "skateboard", "train", skateboard, description="skateboard deck with wheels", scale=1.15
+        ),
         Shape("knife", "train", knife, description="chef's knife standing on its edge", scale=1.1),
         Shape("plate", "train", plate, description="dinner plate with a raised rim", scale=1.15),
-        Shape("blender", "ood", shapes_ood.blender, description="kitchen blender with a jar", scale=1.15),
+        Shape(
+            "blender",
+            "ood",
+            shapes_ood.blender,
+            description="kitchen blender with a jar",
+            scale=1.15,
+        ),
         Shape("teapot", "ood", shapes_ood.teapot, description="teapot with spout and handle"),
-        Shape("lamp", "ood", shapes_ood.lamp, description="table lamp with a conical shade", scale=1.2),
+        Shape(
+            "lamp", "ood", shapes_ood.lamp, description="table lamp with a conical shade", scale=1.2
+        ),
         Shape("mug", "ood", shapes_ood.mug, description="coffee mug with a handle", scale=1.25),
     )
 }

@@ -41,8 +41,10 @@ def blender(p: Tensor) -> Tensor:
     lid = cylinder(shift(p, (0.0, 0.0, 0.32)), 0.215, 0.025, 0.01)
     knob = cylinder(shift(p, (0.0, 0.0, 0.37)), 0.05, 0.03, 0.01)
     grip = capsule(p, (0.32, 0.0, -0.08), (0.32, 0.0, 0.22), 0.03)
-    arms = union(capsule(p, (0.15, 0.0, -0.08), (0.32, 0.0, -0.08), 0.028),
-                 capsule(p, (0.19, 0.0, 0.22), (0.32, 0.0, 0.22), 0.028))
+    arms = union(
+        capsule(p, (0.15, 0.0, -0.08), (0.32, 0.0, -0.08), 0.028),
+        capsule(p, (0.19, 0.0, 0.22), (0.32, 0.0, 0.22), 0.028),
+    )
     return union(base, buttons, collar, jar, lid, knob, grip, arms)
 
 

@@ -100,8 +100,9 @@ def marble(p: Tensor, n: Tensor) -> Tensor:
 def wood(p: Tensor, n: Tensor) -> Tensor:
     """Growth rings around an off-centre axis along x, with fibre streaks along the grain."""
     x, y, z = p.unbind(-1)
-    r = torch.sqrt((y + 0.9) ** 2 + (z + 1.3) ** 2) + 0.05 * fbm(p * torch.tensor(
-        [1.5, 4.0, 4.0], device=p.device, dtype=p.dtype), 3, seed=31)
+    r = torch.sqrt((y + 0.9) ** 2 + (z + 1.3) ** 2) + 0.05 * fbm(
+        p * torch.tensor([1.5, 4.0, 4.0], device=p.device, dtype=p.dtype), 3, seed=31
+    )
     ring = _fract(r * 13.0)
     late = smoothstep(0.55, 0.95, ring)  # dark latewood at the end of each ring
     streak = gradient_noise(p * p.new_tensor((3.0, 60.0, 60.0)), seed=33)
@@ -184,5 +185,6 @@ def glacier(p: Tensor, n: Tensor) -> Tensor:
     strata = 0.5 + 0.5 * torch.sin(p[..., 2] * 40.0 + 3.0 * fbm(p * 2.0, 3, seed=85))
     ice = _mix(_rgb(p, (0.7, 0.88, 0.96)), _rgb(p, (0.45, 0.74, 0.9)), 0.5 * strata)
     ice = _mix(ice, _rgb(p, (0.12, 0.38, 0.66)), crack)
-    snow = smoothstep(0.65, 0.9, n[..., 2])
+    drift = smoothstep(-0.05, 0.25, fbm(p * 3.0, 3, seed=87))  # snow lies in patches
+    snow = smoothstep(0.65, 0.9, n[..., 2]) * drift
     return _mix(ice, _rgb(p, (0.97, 0.98, 1.0)), snow)
