@@ -18,6 +18,7 @@ def generate(
     res: int = typer.Option(None, help="image size (default 512 on GPU, 128 on CPU)"),
     frames: int = typer.Option(None, help="turntable frames (default 60 GPU, 24 CPU)"),
     mesh: str = typer.Option("glb", help="glb | ply | obj | none"),
+    mesh_res: int = typer.Option(None, help="marching-cubes grid (default 256 GPU, 128 CPU)"),
     video: str = typer.Option("mp4", help="mp4 | gif | none"),
     save_frames: bool = typer.Option(False, help="also write every frame as PNG"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),

@@ -158,15 +158,9 @@ def distill(cfg: DistillConfig, store: ArtifactStore | None = None) -> Artifact:
     )
     if cfg.resume:
         trainer.resume()
-    history = trainer.run(step)
+    trainer.run(step)
     metrics, sheet = evaluate_student(model, text, teachers, scenes, cfg)
-    metrics.update(
-        {
-            "steps": trainer.step,
-            "scenes": len(scenes),
-            "final_train_loss": history[-1]["loss"] if history else float("nan"),
-        }
-    )
+    metrics.update({**trainer.run_metrics(), "scenes": len(scenes)})
     parents = [t.artifact for t in teachers if t.artifact is not None]
     return save_model_artifact(
         store,

@@ -37,7 +37,13 @@ class FitViewsConfig(BaseModel):
     grid: GridConfig = GridConfig()
     mlp: SceneMLPConfig = SceneMLPConfig()
     grid_lr: float = 1e-2
-    mlp_lr: float = 1e-3
+    mlp_lr: float = 3e-3
+    lr_final_ratio: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="exponential decay to this fraction of the lr by the end (steps or time limit)",
+    )
     max_rays: int = Field(1 << 16, ge=1, description="rays per step at most")
     min_rays: int = Field(1 << 10, ge=1)
     target_samples: int = Field(1 << 18, ge=1, description="differentiable samples per step")
@@ -67,9 +73,14 @@ def _background(kind: str, n: int, device: torch.device, gen: torch.Generator) -
 
 
 @torch.no_grad()
-def evaluate(model: DirectNeRF, occ: OccupancyGrid | None, views: PosedViews, cfg: FitViewsConfig,
-             limit: int | None = None, return_images: bool = False
-             ) -> tuple[float, list[Tensor]]:
+def evaluate(
+    model: DirectNeRF,
+    occ: OccupancyGrid | None,
+    views: PosedViews,
+    cfg: FitViewsConfig,
+    limit: int | None = None,
+    return_images: bool = False,
+) -> tuple[float, list[Tensor]]:
     """Mean per-image PSNR over (the first `limit`) views, composited on the fixed background
     (white for "random"). Returns the PSNR and optionally the renders [H, W, 3]."""
     field = model.field()
@@ -80,8 +91,9 @@ def evaluate(model: DirectNeRF, occ: OccupancyGrid | None, views: PosedViews, cf
     for i in range(n):
         o, d, px, py = views.view_rays(i)
         bg = torch.full((3,), bg_value, device=o.device)
-        out = render_ray_batch(field, o, d, occ, step=step, backend=cfg.march_backend,
-                               background=bg)
+        out = render_ray_batch(
+            field, o, d, occ, step=step, backend=cfg.march_backend, background=bg
+        )
         target = views.colors(torch.full_like(px, i), px, py, bg)
         pred = out.rgb[0].clamp(0.0, 1.0)
         scores.append(psnr(float(((pred - target) ** 2).mean())))
@@ -98,10 +110,13 @@ def _optimizer(model: DirectNeRF, cfg: FitViewsConfig) -> torch.optim.Adam:
     return torch.optim.Adam(groups, betas=(0.9, 0.99), eps=1e-15, fused=fused or None)
 
 
-def fit_views(dataset: ViewDataset, cfg: FitViewsConfig | None = None,
-              device: torch.device | str = "cpu", progress: bool = True,
-              on_eval: Callable[[dict[str, float]], None] | None = None
-              ) -> tuple[DirectNeRF, dict[str, Any]]:
+def fit_views(
+    dataset: ViewDataset,
+    cfg: FitViewsConfig | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    on_eval: Callable[[dict[str, float]], None] | None = None,
+) -> tuple[DirectNeRF, dict[str, Any]]:
     """Fit a DirectNeRF to `dataset.train`; metrics include held-out `psnr_test`.
 
     Training time (`seconds`, `time_limit_s`) excludes evaluations. on_eval receives
@@ -110,10 +125,12 @@ def fit_views(dataset: ViewDataset, cfg: FitViewsConfig | None = None,
     cfg = cfg or FitViewsConfig()
     device = torch.device(device)
     torch.manual_seed(cfg.seed)
-    model = DirectNeRF(DirectNeRFConfig(grid=cfg.grid, mlp=cfg.mlp),
-                       grid_backend=cfg.grid_backend).to(device)
-    occ = OccupancyGrid(1, cfg.occupancy_resolution, model.cfg.bound,
-                        decay=cfg.occupancy_decay).to(device)
+    model = DirectNeRF(
+        DirectNeRFConfig(grid=cfg.grid, mlp=cfg.mlp), grid_backend=cfg.grid_backend
+    ).to(device)
+    occ = OccupancyGrid(1, cfg.occupancy_resolution, model.cfg.bound, decay=cfg.occupancy_decay).to(
+        device
+    )
     opt = _optimizer(model, cfg)
     train = dataset.train.to(device)
     test = dataset.test.to(device)
@@ -130,6 +147,11 @@ def fit_views(dataset: ViewDataset, cfg: FitViewsConfig | None = None,
     try:
         for step in range(1, cfg.steps + 1):
             t0 = time.perf_counter()
+            done = step / cfg.steps
+            if cfg.time_limit_s:
+                done = max(done, train_s / cfg.time_limit_s)
+            for group, base_lr in zip(opt.param_groups, (cfg.grid_lr, cfg.mlp_lr), strict=True):
+                group["lr"] = base_lr * cfg.lr_final_ratio ** min(done, 1.0)
             if step % cfg.occupancy_every == 0:
                 occ.update(model.field(), generator=gen)
             n = min(cfg.target_samples / kept_per_ray, cfg.query_budget / queried_per_ray)
@@ -141,9 +163,19 @@ def fit_views(dataset: ViewDataset, cfg: FitViewsConfig | None = None,
             o, d = train.rays(view, px, py)
             bg = _background(cfg.background, n, device, gen)
             target = train.colors(view, px, py, bg)
-            out = march_rays(model.field(), o, d, occ, step=step_size, perturb=True,
-                             generator=gen, background=bg[None], backend=cfg.march_backend,
-                             training=True, compact=cfg.compact)
+            out = march_rays(
+                model.field(),
+                o,
+                d,
+                occ,
+                step=step_size,
+                perturb=True,
+                generator=gen,
+                background=bg[None],
+                backend=cfg.march_backend,
+                training=True,
+                compact=cfg.compact,
+            )
             loss = torch.mean((out.rgb[0] - target) ** 2)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -151,7 +183,7 @@ def fit_views(dataset: ViewDataset, cfg: FitViewsConfig | None = None,
             mix = 0.1 if step > 1 else 1.0  # running means of samples per ray
             kept_per_ray += mix * (max(out.num_composited / n, 1.0) - kept_per_ray)
             queried_per_ray += mix * (max(out.num_queried / n, 1.0) - queried_per_ray)
-            loss_v = float(loss)
+            loss_v = float(loss.detach())
             train_s += time.perf_counter() - t0
             bar.update(step, loss_v, train_s, n)
             if cfg.eval_every_s and train_s - last_eval >= cfg.eval_every_s:
@@ -169,10 +201,17 @@ def fit_views(dataset: ViewDataset, cfg: FitViewsConfig | None = None,
         torch.set_float32_matmul_precision(prec)
     score, _ = evaluate(model, occ, test, cfg)
     model.add_module("occupancy", occ)  # saved with the model's state_dict, used to render
-    metrics = {"psnr_test": score, "psnr_train_batch": psnr(loss_v), "loss": loss_v,
-               "steps": step, "seconds": train_s, "steps_per_s": step / max(train_s, 1e-9),
-               "occupied_fraction": float(occ.occupied_fraction()[0]), "history": history,
-               "device": str(device)}
+    metrics = {
+        "psnr_test": score,
+        "psnr_train_batch": psnr(loss_v),
+        "loss": loss_v,
+        "steps": step,
+        "seconds": train_s,
+        "steps_per_s": step / max(train_s, 1e-9),
+        "occupied_fraction": float(occ.occupied_fraction()[0]),
+        "history": history,
+        "device": str(device),
+    }
     return model, metrics
 
 
@@ -185,21 +224,30 @@ class _Progress:
             return
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.p = Progress(TextColumn("fit views"), BarColumn(), TextColumn("{task.completed}/"
-                          "{task.total}"), TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+        self.p = Progress(
+            TextColumn("fit views"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+        )
         self.task = self.p.add_task("fit", total=total, info="")
         self.p.start()
 
     def update(self, step: int, loss: float, seconds: float, rays: int) -> None:
         if self.enabled and (step % 10 == 0 or step == 1):
-            info = (f"loss {loss:.5f}  psnr {psnr(loss):5.2f}  {step / max(seconds, 1e-9):6.1f} "
-                    f"steps/s  {rays} rays")
+            info = (
+                f"loss {loss:.5f}  psnr {psnr(loss):5.2f}  {step / max(seconds, 1e-9):6.1f} "
+                f"steps/s  {rays} rays"
+            )
             self.p.update(self.task, completed=step, info=info)
 
     def note(self, rec: dict[str, float]) -> None:
         if self.enabled:
-            self.p.console.print(f"step {int(rec['step'])}  {rec['seconds']:.1f}s  "
-                                 f"test PSNR {rec['psnr_test']:.2f} dB")
+            self.p.console.print(
+                f"step {int(rec['step'])}  {rec['seconds']:.1f}s  "
+                f"test PSNR {rec['psnr_test']:.2f} dB"
+            )
 
     def close(self) -> None:
         if self.enabled:

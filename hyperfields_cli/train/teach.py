@@ -124,11 +124,9 @@ def teach(cfg: TeachConfig, store: ArtifactStore | None = None) -> Artifact:
     )
     if cfg.resume:
         trainer.resume()
-    history = trainer.run(step_fn)
+    trainer.run(step_fn)
     metrics, sheet = evaluate_teacher(model, text, pack, cfg)
-    metrics.update({"steps": trainer.step, "guidance": guidance})
-    if history:
-        metrics["final_train_loss"] = history[-1]["loss"]
+    metrics.update({**trainer.run_metrics(), "guidance": guidance})
     return save_model_artifact(
         store,
         "teacher",

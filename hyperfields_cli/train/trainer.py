@@ -91,6 +91,7 @@ class Trainer:
         self.device_type = device.type
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.amp == "fp16")
         self.step = 0
+        self.elapsed = 0.0  # seconds spent in run(), summed over resumes
         self.history: list[dict[str, float]] = []
 
     @property
@@ -108,6 +109,7 @@ class Trainer:
             device=next(self.model.parameters()).device,
         )
         self.step = int(state["step"])
+        self.elapsed = float(state.get("elapsed", 0.0))
         self.history = state.get("history", [])
         return self.step
 
@@ -121,6 +123,14 @@ class Trainer:
             **(extra or {}),
         }
         save_checkpoint(self.checkpoint_dir, self.model, self.optimizer, state, self.ema)
+
+    def run_metrics(self) -> dict[str, float | str]:
+        """What the artifact manifest records about the run itself."""
+        dev = next(self.model.parameters()).device
+        card = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+        last = self.history[-1]["loss"] if self.history else float("nan")
+        return {"steps": self.step, "train_seconds": round(self.elapsed, 1), "device": card,
+                "final_train_loss": last}
 
     def averaged_model(self) -> nn.Module:
         """The weights to ship: the EMA copy when enabled, else the live model."""
@@ -150,41 +160,38 @@ class Trainer:
         self.step += 1
         return out
 
+    def _record(self, out: dict[str, Tensor | float], since: tuple[float, int]) -> float:
+        """Append this step's numbers to the history; returns steps/s since `since`."""
+        rec = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in out.items()}
+        rec["step"] = self.step
+        self.history.append(rec)
+        return (self.step - since[1]) / max(time.perf_counter() - since[0], 1e-9)
+
     def run(self, step_fn: StepFn) -> list[dict[str, float]]:
         """Train until `total_steps`; Ctrl-C saves a checkpoint before re-raising."""
         self.model.train()
         progress = progress_bar()
-        task = progress.add_task(
-            self.description,
-            total=self.total_steps,
-            completed=self.step,
-            loss="-",
-            psnr="-",
-            rate="-",
-        )
-        t_last, s_last = time.perf_counter(), self.step
+        task = progress.add_task(self.description, total=self.total_steps, completed=self.step,
+                                 loss="-", psnr="-", rate="-")
+        t_start = time.perf_counter()
+        since = (t_start, self.step)
         try:
             with progress if self.show_progress else contextlib.nullcontext():
                 while self.step < self.total_steps:
                     out = self._one_step(step_fn)
                     if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
-                        now = time.perf_counter()
-                        rec = {k: float(v) for k, v in out.items()}
-                        rec["step"] = self.step
-                        rate = (self.step - s_last) / max(now - t_last, 1e-9)
-                        t_last, s_last = now, self.step
-                        self.history.append(rec)
-                        progress.update(
-                            task,
-                            completed=self.step,
-                            loss=f"{rec['loss']:.4f}",
-                            psnr=f"{rec.get('psnr', float('nan')):.2f}",
-                            rate=f"{rate:.1f}",
-                        )
+                        rate = self._record(out, since)
+                        since = (time.perf_counter(), self.step)
+                        rec = self.history[-1]
+                        progress.update(task, completed=self.step, loss=f"{rec['loss']:.4f}",
+                                        psnr=f"{rec.get('psnr', float('nan')):.2f}",
+                                        rate=f"{rate:.1f}")
                     if self.step % self.cfg.checkpoint_every == 0:
                         self.save()
         except KeyboardInterrupt:
             self.save()
             raise
+        finally:
+            self.elapsed += time.perf_counter() - t_start
         self.save()
         return self.history

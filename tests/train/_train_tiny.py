@@ -1,0 +1,50 @@
+"""Tiny settings so teach / distill / generate run end to end on a 2-core CPU in seconds."""
+
+from __future__ import annotations
+
+from hyperfields_cli.field.grid import GridConfig
+from hyperfields_cli.field.mlp import SceneMLPConfig
+from hyperfields_cli.hypernet.hypernet import HyperNetConfig
+from hyperfields_cli.hypernet.model import HyperFieldsConfig, ProbeConfig
+from hyperfields_cli.train.steps import RayConfig
+from hyperfields_cli.train.trainer import OptimConfig
+
+
+def tiny_model() -> HyperFieldsConfig:
+    return HyperFieldsConfig(
+        hypernet=HyperNetConfig(dim=32, depth=1, heads=4, ffn_mult=2.0, head_hidden=32,
+                                modulation_rank=4),
+        grid=GridConfig(num_levels=4, base_resolution=8, finest_resolution=64,
+                        log2_table_size=12),
+        mlp=SceneMLPConfig(depth=4, width=32, cond_dim=16),
+        probe=ProbeConfig(num_points=256),
+    )
+
+
+def tiny_rays() -> RayConfig:
+    return RayConfig(image_size=24, rays_per_step=256, num_samples=32)
+
+
+def tiny_optim(**kw: object) -> OptimConfig:
+    base = {"lr": 2e-3, "grid_lr": 3e-2, "warmup_steps": 5, "log_every": 1,
+            "checkpoint_every": 1000}
+    return OptimConfig(**{**base, **kw})
+
+
+TWO_PROMPTS = """
+name = "duo"
+description = "two scenes for tests"
+split = "custom"
+
+[[prompts]]
+text = "a red bowl"
+shape = "bowl"
+attribute = "red"
+
+[[prompts]]
+text = "a blue plate"
+shape = "plate"
+attribute = "blue"
+"""
+
+
