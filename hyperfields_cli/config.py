@@ -83,8 +83,11 @@ class DistillConfig(BaseModel):
     teachers: Path
     name: str | None = None
     iters: int = Field(5000, ge=1)
-    meta_batch: int = Field(2, ge=1, description="scenes per step (paper: 2)")
+    meta_batch: int = Field(2, ge=1, description="scenes per step over all processes (paper: 2)")
     arch: Literal["dynamic", "static", "concat"] = "dynamic"
+    gpus: int = Field(
+        1, ge=1, description="processes on this machine (>1 launches torchrun, data-parallel)"
+    )
     seed: int = 0
     device: str = "auto"
     model: HyperFieldsConfig = Field(default_factory=HyperFieldsConfig.compact)

@@ -24,8 +24,11 @@ def _print_artifact(artifact, what: str) -> None:  # noqa: ANN001
 
 @app.command()
 def teach(
-    prompt_pack: str = typer.Option(
-        ..., "--prompt-pack", "-p", help="pack name (see `hyperfields packs`) or a .toml path"
+    prompt_pack: list[str] = typer.Option(
+        ...,
+        "--prompt-pack",
+        "-p",
+        help="pack name (see `hyperfields packs`) or a .toml path; repeat for one teacher each",
     ),
     guidance: str = typer.Option(
         None, help="synthetic | sds (default: synthetic if the pack has procedural scenes)"
@@ -37,17 +40,20 @@ def teach(
     seed: int = typer.Option(0),
     resume: bool = typer.Option(False, help="continue the last run of this name"),
     sd_model: str = typer.Option(None, help="Stable Diffusion id or folder (sds guidance)"),
+    gpus: int = typer.Option(1, min=1, help="spread several packs over this many GPUs"),
 ) -> None:
-    """Fit one teacher hypernetwork over the prompts of a pack.
+    """Fit one teacher hypernetwork over the prompts of a pack (or one per pack).
 
     Example: hyperfields teach --prompt-pack bowls --iters 3000
+
+    Several packs on two GPUs: hyperfields teach -p bowls -p vases --gpus 2
     """
     from hyperfields_cli.config import TeachConfig
-    from hyperfields_cli.train.teach import teach as run_teach
+    from hyperfields_cli.train.teach import teach_packs
 
     extra = {"sds": {"model_id": sd_model}} if sd_model else {}
     cfg = TeachConfig(
-        prompt_pack=prompt_pack,
+        prompt_pack=prompt_pack[0],
         guidance=guidance,
         iters=iters,
         name=name,
@@ -57,7 +63,8 @@ def teach(
         resume=resume,
         **extra,
     )
-    _print_artifact(run_teach(cfg), "teacher")
+    for art in teach_packs(cfg, prompt_pack, gpus):
+        _print_artifact(art, "teacher")
 
 
 @app.command()
@@ -68,14 +75,18 @@ def distill(
     iters: int = typer.Option(5000, help="training steps"),
     name: str = typer.Option(None, help="student name (default: from the manifest or 'student')"),
     arch: str = typer.Option("dynamic", help="dynamic | static | concat"),
-    meta_batch: int = typer.Option(2, help="scenes per step (paper: 2)"),
+    meta_batch: int = typer.Option(2, help="scenes per step over all GPUs (paper: 2)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
     seed: int = typer.Option(0),
     resume: bool = typer.Option(False, help="continue the last run of this name"),
+    gpus: int = typer.Option(1, min=1, help="data-parallel over this many GPUs (torchrun)"),
 ) -> None:
     """Distill many teachers into one student hypernetwork.
 
     Example: hyperfields distill --teachers teachers.toml --iters 5000
+
+    On 4 GPUs (the meta-batch is global): hyperfields distill -t teachers.toml --gpus 4
+    --meta-batch 8. Under your own torchrun, leave --gpus out.
     """
     from hyperfields_cli.config import DistillConfig
     from hyperfields_cli.train.distill import distill as run_distill
@@ -89,5 +100,8 @@ def distill(
         device=device,
         seed=seed,
         resume=resume,
+        gpus=gpus,
     )
-    _print_artifact(run_distill(cfg), "student")
+    art = run_distill(cfg)
+    if art is not None:  # None on torchrun ranks other than 0
+        _print_artifact(art, "student")

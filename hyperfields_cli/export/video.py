@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import imageio.v3 as iio
-import imageio_ffmpeg
 import numpy as np
 import torch
 
@@ -53,6 +52,8 @@ def _write_mp4(frames: Iterable[np.ndarray], path: Path, fps: int) -> int:
         for frame in frames:
             frame = _pad_even(frame)
             if writer is None:
+                import imageio_ffmpeg  # only MP4 needs the ffmpeg binary it ships
+
                 size = frame.shape[:2]
                 writer = imageio_ffmpeg.write_frames(
                     str(path),

@@ -58,8 +58,9 @@ class PosedViews:
         return self.images.shape[2]
 
     def to(self, device: torch.device | str) -> PosedViews:
-        return PosedViews(self.images.to(device), self.c2w.to(device),
-                          self.intrinsics.to(device), self.names)
+        return PosedViews(
+            self.images.to(device), self.c2w.to(device), self.intrinsics.to(device), self.names
+        )
 
     def rays(self, view: Tensor, px: Tensor, py: Tensor) -> tuple[Tensor, Tensor]:
         """Rays through pixel centres: view/px/py [B] (long) -> origins, unit dirs [B, 3]."""
@@ -68,8 +69,9 @@ class PosedViews:
         y = -(py.float() + 0.5 - k[:, 3]) / k[:, 1]
         d_cam = torch.stack([x, y, -torch.ones_like(x)], dim=-1)  # [B, 3]
         c2w = self.c2w[view]  # [B, 4, 4]
-        dirs = torch.nn.functional.normalize(torch.einsum("bij,bj->bi", c2w[:, :3, :3], d_cam),
-                                             dim=-1)
+        dirs = torch.nn.functional.normalize(
+            torch.einsum("bij,bj->bi", c2w[:, :3, :3], d_cam), dim=-1
+        )
         return c2w[:, :3, 3], dirs
 
     def colors(self, view: Tensor, px: Tensor, py: Tensor, background: Tensor) -> Tensor:
@@ -81,8 +83,11 @@ class PosedViews:
     def view_rays(self, i: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """All pixels of view i, row-major -> origins, dirs [H*W, 3], px, py [H*W]."""
         dev = self.images.device
-        ys, xs = torch.meshgrid(torch.arange(self.height, device=dev),
-                                torch.arange(self.width, device=dev), indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(self.height, device=dev),
+            torch.arange(self.width, device=dev),
+            indexing="ij",
+        )
         px, py = xs.reshape(-1), ys.reshape(-1)
         view = torch.full_like(px, i)
         o, d = self.rays(view, px, py)
@@ -106,10 +111,11 @@ def _read_json(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise NotFoundError(f"cannot read {path}: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}",
-                        "expected a NeRF-synthetic / nerfstudio transforms.json") from exc
-    if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list) \
-            or not meta["frames"]:
+        raise UserError(
+            f"{path} is not valid JSON: {exc}",
+            "expected a NeRF-synthetic / nerfstudio transforms.json",
+        ) from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("frames"), list) or not meta["frames"]:
         raise UserError(f"{path} has no frames", "expected a list under 'frames'")
     return meta
 
@@ -122,12 +128,15 @@ def _image_path(base: Path, file_path: str) -> Path:
         q = p.with_name(p.name + ext)
         if q.is_file():
             return q
-    raise NotFoundError(f"image {file_path!r} from the transforms file is missing under {base}",
-                        "file_path is taken relative to the json, with or without extension")
+    raise NotFoundError(
+        f"image {file_path!r} from the transforms file is missing under {base}",
+        "file_path is taken relative to the json, with or without extension",
+    )
 
 
 def _intrinsics(meta: dict[str, Any], frame: dict[str, Any], w: int, h: int) -> list[float]:
     """fx, fy, cx, cy of one frame (per-frame keys override the file's)."""
+
     def get(key: str) -> Any:
         return frame.get(key, meta.get(key))
 
@@ -139,21 +148,26 @@ def _intrinsics(meta: dict[str, Any], frame: dict[str, Any], w: int, h: int) -> 
         ang_y = get("camera_angle_y")
         fy = 0.5 * h / math.tan(0.5 * float(ang_y)) if ang_y is not None else fx
     else:
-        raise UserError("transforms file gives no focal length",
-                        "add camera_angle_x or fl_x (and fl_y)")
+        raise UserError(
+            "transforms file gives no focal length", "add camera_angle_x or fl_x (and fl_y)"
+        )
     cx = float(get("cx")) if get("cx") is not None else 0.5 * w
     cy = float(get("cy")) if get("cy") is not None else 0.5 * h
     return [fx, fy, cx, cy]
 
 
-def _load_frames(path: Path, meta: dict[str, Any], downscale: int, max_views: int | None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _load_frames(
+    path: Path, meta: dict[str, Any], downscale: int, max_views: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """-> images [N, H, W, 4] uint8, c2w [N, 4, 4] (file units), intrinsics [N, 4], names."""
     frames = meta["frames"][:max_views] if max_views else meta["frames"]
     images, poses, intr, names = [], [], [], []
     for i, frame in enumerate(frames):
-        if not isinstance(frame, dict) or "file_path" not in frame \
-                or "transform_matrix" not in frame:
+        if (
+            not isinstance(frame, dict)
+            or "file_path" not in frame
+            or "transform_matrix" not in frame
+        ):
             raise UserError(f"{path}: frame {i} needs file_path and transform_matrix")
         try:
             c2w = np.asarray(frame["transform_matrix"], dtype=np.float64)
@@ -178,9 +192,11 @@ def _load_frames(path: Path, meta: dict[str, Any], downscale: int, max_views: in
             k = [k[0] * sx, k[1] * sy, k[2] * sx, k[3] * sy]
         arr = np.asarray(img, dtype=np.uint8)
         if images and arr.shape != images[0].shape:
-            raise UserError(f"{img_path} is {arr.shape[1]}x{arr.shape[0]}, other views are "
-                            f"{images[0].shape[1]}x{images[0].shape[0]}",
-                            "all views of one split must share a size")
+            raise UserError(
+                f"{img_path} is {arr.shape[1]}x{arr.shape[0]}, other views are "
+                f"{images[0].shape[1]}x{images[0].shape[0]}",
+                "all views of one split must share a size",
+            )
         images.append(arr)
         poses.append(c2w)
         intr.append(k)
@@ -188,8 +204,9 @@ def _load_frames(path: Path, meta: dict[str, Any], downscale: int, max_views: in
     return np.stack(images), np.stack(poses), np.asarray(intr, dtype=np.float32), names
 
 
-def _scene_transform(meta: dict[str, Any], scale: float | None,
-                     offset: tuple[float, float, float] | None) -> tuple[float, np.ndarray]:
+def _scene_transform(
+    meta: dict[str, Any], scale: float | None, offset: tuple[float, float, float] | None
+) -> tuple[float, np.ndarray]:
     """(s, o) with x_ours = s * x + o, by the rules in the module docstring."""
     if scale is not None:
         return float(scale), np.asarray(offset or (0.0, 0.0, 0.0), dtype=np.float64)
@@ -210,13 +227,15 @@ def _scene_transform(meta: dict[str, Any], scale: float | None,
     return 2.0 * s_unit / k, (2.0 * o_unit - 1.0) / k
 
 
-def _to_views(path: Path, meta: dict[str, Any], s: float, o: np.ndarray, downscale: int,
-              max_views: int | None) -> PosedViews:
+def _to_views(
+    path: Path, meta: dict[str, Any], s: float, o: np.ndarray, downscale: int, max_views: int | None
+) -> PosedViews:
     images, c2w, intr, names = _load_frames(path, meta, downscale, max_views)
     c2w = c2w.copy()
     c2w[:, :3, 3] = s * c2w[:, :3, 3] + o
-    return PosedViews(torch.from_numpy(images), torch.from_numpy(c2w).float(),
-                      torch.from_numpy(intr), names)
+    return PosedViews(
+        torch.from_numpy(images), torch.from_numpy(c2w).float(), torch.from_numpy(intr), names
+    )
 
 
 def _subset(v: PosedViews, idx: list[int]) -> PosedViews:
@@ -224,20 +243,34 @@ def _subset(v: PosedViews, idx: list[int]) -> PosedViews:
     return PosedViews(v.images[t], v.c2w[t], v.intrinsics[t], [v.names[i] for i in idx])
 
 
-def load_views(path: str | Path, *, downscale: int = 1, max_views: int | None = None,
-               max_test_views: int | None = None, scene_scale: float | None = None,
-               scene_offset: tuple[float, float, float] | None = None) -> ViewDataset:
+def load_views(
+    path: str | Path,
+    *,
+    downscale: int = 1,
+    max_views: int | None = None,
+    max_test_views: int | None = None,
+    scene_scale: float | None = None,
+    scene_offset: tuple[float, float, float] | None = None,
+) -> ViewDataset:
     """Load train + test views from a dataset folder or a transforms json (see module doc)."""
     root = Path(path).expanduser()
     if not root.exists():
-        raise NotFoundError(f"no dataset at {root}", "pass a folder with transforms_*.json "
-                            "or a transforms.json file")
+        raise NotFoundError(
+            f"no dataset at {root}",
+            "pass a folder with transforms_*.json or a transforms.json file",
+        )
     if downscale < 1:
         raise UserError("downscale must be >= 1")
     if root.is_dir() and (root / "transforms_train.json").is_file():
         train_json = root / "transforms_train.json"
-        test_json = next((root / f"transforms_{n}.json" for n in ("test", "val")
-                          if (root / f"transforms_{n}.json").is_file()), None)
+        test_json = next(
+            (
+                root / f"transforms_{n}.json"
+                for n in ("test", "val")
+                if (root / f"transforms_{n}.json").is_file()
+            ),
+            None,
+        )
     else:
         train_json = root / "transforms.json" if root.is_dir() else root
         test_json = None
@@ -251,6 +284,8 @@ def load_views(path: str | Path, *, downscale: int = 1, max_views: int | None = 
     else:  # every 8th frame held out
         held = [i for i in range(len(train)) if i % 8 == 0]
         kept = [i for i in range(len(train)) if i % 8 != 0] or held
-        test, train = _subset(train, held[:max_test_views] if max_test_views else held), \
-            _subset(train, kept)
+        test, train = (
+            _subset(train, held[:max_test_views] if max_test_views else held),
+            _subset(train, kept),
+        )
     return ViewDataset(train, test, root, s, (float(o[0]), float(o[1]), float(o[2])))

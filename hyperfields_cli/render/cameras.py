@@ -7,6 +7,7 @@ Camera-to-world matrices follow NeRF-synthetic `transforms.json`: the camera loo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -74,27 +75,17 @@ class Cameras:
     def __len__(self) -> int:
         return self.c2w.shape[0]
 
+    def _map(self, fn: Callable[[Tensor], Tensor]) -> Cameras:
+        """Apply `fn` to every per-camera tensor (device moves, slicing)."""
+        opt = (lambda t: None if t is None else fn(t))  # noqa: E731
+        return Cameras(fn(self.c2w), fn(self.fov_y_deg), self.width, self.height,
+                       opt(self.polar_deg), opt(self.azimuth_deg))
+
     def to(self, device: torch.device | str) -> Cameras:
-        opt = lambda t: None if t is None else t.to(device)
-        return Cameras(
-            self.c2w.to(device),
-            self.fov_y_deg.to(device),
-            self.width,
-            self.height,
-            opt(self.polar_deg),
-            opt(self.azimuth_deg),
-        )
+        return self._map(lambda t: t.to(device))
 
     def __getitem__(self, i: int) -> Cameras:
-        opt = lambda t: None if t is None else t[i : i + 1]
-        return Cameras(
-            self.c2w[i : i + 1],
-            self.fov_y_deg[i : i + 1],
-            self.width,
-            self.height,
-            opt(self.polar_deg),
-            opt(self.azimuth_deg),
-        )
+        return self._map(lambda t: t[i : i + 1])
 
     def focal(self) -> Tensor:
         """Focal length in pixels [B]."""
@@ -147,8 +138,8 @@ def turntable_cameras(
 ) -> Cameras:
     """A full circle of `frames` cameras at one elevation, for videos."""
     az = torch.linspace(0.0, 360.0, frames + 1)[:-1]
-    full = lambda v: torch.full((frames,), float(v))
-    return orbit_cameras(full(polar_deg), az, full(radius), full(fov_deg), width, height)
+    polar, rad, fov = (torch.full((frames,), float(v)) for v in (polar_deg, radius, fov_deg))
+    return orbit_cameras(polar, az, rad, fov, width, height)
 
 
 def camera_rays(cams: Cameras, pixels: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -176,5 +167,5 @@ def camera_rays(cams: Cameras, pixels: Tensor | None = None) -> tuple[Tensor, Te
 
 
 def fov_from_focal(focal: float, size: int) -> float:
-    """Field of view in degrees from a focal length in pixels (transforms.json uses camera_angle_x)."""
+    """Field of view in degrees from a focal length in pixels (cf. camera_angle_x)."""
     return math.degrees(2.0 * math.atan(0.5 * size / focal))

@@ -53,9 +53,15 @@ def default_step(bound: float, steps_across: int = 1024) -> float:
     return 2.0 * math.sqrt(3.0) * bound / steps_across
 
 
-def plan_steps(origins: Tensor, dirs: Tensor, bound: float, num_samples: int = 128,
-               step: float | None = None, perturb: bool = False,
-               generator: torch.Generator | None = None) -> Steps:
+def plan_steps(
+    origins: Tensor,
+    dirs: Tensor,
+    bound: float,
+    num_samples: int = 128,
+    step: float | None = None,
+    perturb: bool = False,
+    generator: torch.Generator | None = None,
+) -> Steps:
     """Where each ray [R] is sampled inside the cube.
 
     step None: `num_samples` equal bins between the ray's entry and exit (render_rays' layout);
@@ -90,8 +96,9 @@ def resolve_backend(backend: MarchBackend, device: torch.device) -> ModuleType |
     if backend == "cuda":
         ext = marcher_ext.extension(device)
         if ext is None:
-            raise UsageError(f"the CUDA ray marcher is not available on {device}",
-                             "use --march-backend torch")
+            raise UsageError(
+                f"the CUDA ray marcher is not available on {device}", "use --march-backend torch"
+            )
         return ext
     raise UsageError(f"unknown march backend {backend!r}", "use auto, torch or cuda")
 
@@ -101,14 +108,25 @@ def full_grid(num_scenes: int, bound: float, device: torch.device) -> OccupancyG
     return OccupancyGrid(num_scenes, resolution=2, bound=bound).to(device)
 
 
-def march_rays(field: RadianceField, origins: Tensor, dirs: Tensor,
-               occupancy: OccupancyGrid | None = None, *, num_samples: int = 128,
-               step: float | None = None, perturb: bool = False,
-               generator: torch.Generator | None = None, background: Tensor | None = None,
-               backend: MarchBackend = "auto", t_thresh: float = T_THRESH,
-               shading: Shading = "albedo", light_dir: tuple[float, float, float] | None = None,
-               training: bool | None = None, compact: bool = True, chunk_steps: int = 64
-               ) -> MarchOutput:
+def march_rays(
+    field: RadianceField,
+    origins: Tensor,
+    dirs: Tensor,
+    occupancy: OccupancyGrid | None = None,
+    *,
+    num_samples: int = 128,
+    step: float | None = None,
+    perturb: bool = False,
+    generator: torch.Generator | None = None,
+    background: Tensor | None = None,
+    backend: MarchBackend = "auto",
+    t_thresh: float = T_THRESH,
+    shading: Shading = "albedo",
+    light_dir: tuple[float, float, float] | None = None,
+    training: bool | None = None,
+    compact: bool = True,
+    chunk_steps: int = 64,
+) -> MarchOutput:
     """Render rays origins/dirs [R, 3] shared by the S scenes of `field` -> [S, R, ...].
 
     occupancy: per-scene grid (None = every cell occupied). background: [S, R, 3] or anything
@@ -125,15 +143,17 @@ def march_rays(field: RadianceField, origins: Tensor, dirs: Tensor,
     steps = plan_steps(origins, dirs, field.bound, num_samples, step, perturb, generator)
     ext = resolve_backend(backend, origins.device)
     if ext is None:
-        rgb, depth, opac, nq, nc = _march_torch(field, origins, dirs, steps, occ, t_thresh,
-                                                None if training else chunk_steps)
+        rgb, depth, opac, nq, nc = _march_torch(
+            field, origins, dirs, steps, occ, t_thresh, None if training else chunk_steps
+        )
     elif training:
         rgb, depth, opac, nq, nc = marcher_ext.march_train(
-            ext, field, origins, dirs, steps, occ.bits, occ.resolution, occ.bound, t_thresh,
-            compact)
+            ext, field, origins, dirs, steps, occ.bits, occ.resolution, occ.bound, t_thresh, compact
+        )
     else:
         rgb, depth, opac, nq = marcher_ext.march_infer(
-            ext, field, origins, dirs, steps, occ.bits, occ.resolution, occ.bound, t_thresh)
+            ext, field, origins, dirs, steps, occ.bits, occ.resolution, occ.bound, t_thresh
+        )
         nc = nq
     if background is None:
         bg = field.background(dirs[None].expand(s, -1, -1))
@@ -143,9 +163,15 @@ def march_rays(field: RadianceField, origins: Tensor, dirs: Tensor,
     return MarchOutput(rgb, depth, opac, nq, nc)
 
 
-def _march_torch(field: RadianceField, origins: Tensor, dirs: Tensor, steps: Steps,
-                 occ: OccupancyGrid, t_thresh: float, chunk: int | None
-                 ) -> tuple[Tensor, Tensor, Tensor, int, int]:
+def _march_torch(
+    field: RadianceField,
+    origins: Tensor,
+    dirs: Tensor,
+    steps: Steps,
+    occ: OccupancyGrid,
+    t_thresh: float,
+    chunk: int | None,
+) -> tuple[Tensor, Tensor, Tensor, int, int]:
     """Pure-torch marcher: rgb [S, R, 3] (no background), depth, opacity [S, R], counts.
 
     Works on `chunk` steps of all still-alive rays at a time (None: all steps at once, as in
@@ -167,8 +193,10 @@ def _march_torch(field: RadianceField, origins: Tensor, dirs: Tensor, steps: Ste
             break
         kc = min(chunk, kmax - k0)
         k = torch.arange(k0, k0 + kc, device=dev)  # [Kc]
-        t = steps.near[active, None] + (k[None].float() + steps.jitter[active, None]) \
-            * steps.dt[active, None]  # [A, Kc]
+        t = (
+            steps.near[active, None]
+            + (k[None].float() + steps.jitter[active, None]) * steps.dt[active, None]
+        )  # [A, Kc]
         pts = origins[active, None, :] + dirs[active, None, :] * t[..., None]  # [A, Kc, 3]
         keep = occ.occupied(pts.reshape(-1, 3)).reshape(s, a, kc)  # [S, A, Kc]
         keep = keep & (k[None] < steps.nsteps[active, None])[None] & alive[:, active, None]

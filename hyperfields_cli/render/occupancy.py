@@ -45,9 +45,15 @@ def unpack_bits(bits: Tensor) -> Tensor:
 class OccupancyGrid(nn.Module):
     """S scenes x res^3 cells: EMA density [S, res^3] fp32 and occupancy bits uint8 [S, res^3/8]."""
 
-    def __init__(self, num_scenes: int, resolution: int = 128, bound: float = 1.0,
-                 decay: float = 0.95, alpha_threshold: float = 0.01, warmup_updates: int = 16
-                 ) -> None:
+    def __init__(
+        self,
+        num_scenes: int,
+        resolution: int = 128,
+        bound: float = 1.0,
+        decay: float = 0.95,
+        alpha_threshold: float = 0.01,
+        warmup_updates: int = 16,
+    ) -> None:
         super().__init__()
         if resolution < 2 or resolution % 2:
             raise ValueError("occupancy resolution must be even and >= 2")
@@ -111,8 +117,9 @@ class OccupancyGrid(nn.Module):
         bit = (byte >> (idx & 7).to(torch.uint8)) & 1
         return bit.bool() & inside
 
-    def cell_centres(self, cells: Tensor, jitter: bool,
-                     generator: torch.Generator | None = None) -> Tensor:
+    def cell_centres(
+        self, cells: Tensor, jitter: bool, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Linear cell indices [N] -> points [N, 3], uniformly jittered inside each cell."""
         res = self.resolution
         ijk = torch.stack([cells % res, (cells // res) % res, cells // (res * res)], dim=-1)
@@ -123,8 +130,13 @@ class OccupancyGrid(nn.Module):
         return (ijk.float() + off) * self.cell_size - self.bound
 
     @torch.no_grad()
-    def update(self, field: RadianceField, cells_per_update: int | None = None,
-               chunk: int = 1 << 20, generator: torch.Generator | None = None) -> None:
+    def update(
+        self,
+        field: RadianceField,
+        cells_per_update: int | None = None,
+        chunk: int = 1 << 20,
+        generator: torch.Generator | None = None,
+    ) -> None:
         """One EMA step from field densities at jittered cell centres (all scenes together).
 
         cells_per_update: visit all cells (None, the default; cheap on a GPU at 128^3) or this
@@ -166,5 +178,7 @@ class OccupancyGrid(nn.Module):
         self.bits.copy_(pack_bits(self.density > thresh))
 
     def extra_repr(self) -> str:
-        return (f"scenes={self.num_scenes}, res={self.resolution}, bound={self.bound}, "
-                f"decay={self.decay}, alpha_threshold={self.alpha_threshold}")
+        return (
+            f"scenes={self.num_scenes}, res={self.resolution}, bound={self.bound}, "
+            f"decay={self.decay}, alpha_threshold={self.alpha_threshold}"
+        )

@@ -20,8 +20,14 @@ from hyperfields_cli.render.occupancy import OccupancyGrid
 from hyperfields_cli.render.sampling import ray_aabb, stratified_t
 
 
-def sample_points(origins: Tensor, dirs: Tensor, bound: float, num_samples: int, perturb: bool,
-                  generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def sample_points(
+    origins: Tensor,
+    dirs: Tensor,
+    bound: float,
+    num_samples: int,
+    perturb: bool,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
     """Shared ray samples for every scene: origins/dirs [R, 3] -> points [R, K, 3], t, deltas."""
     near, far, _ = ray_aabb(origins, dirs, bound)
     t, deltas = stratified_t(near, far, num_samples, perturb, generator)
@@ -29,9 +35,15 @@ def sample_points(origins: Tensor, dirs: Tensor, bound: float, num_samples: int,
     return points, t, deltas
 
 
-def render_rays(field: RadianceField, origins: Tensor, dirs: Tensor, num_samples: int = 128,
-                perturb: bool = False, keep_weights: bool = False,
-                generator: torch.Generator | None = None) -> RenderOutput:
+def render_rays(
+    field: RadianceField,
+    origins: Tensor,
+    dirs: Tensor,
+    num_samples: int = 128,
+    perturb: bool = False,
+    keep_weights: bool = False,
+    generator: torch.Generator | None = None,
+) -> RenderOutput:
     """Render rays [R, 3] shared by all S scenes of `field` -> RenderOutput with [S, R, ...]."""
     s, r = field.num_scenes, origins.shape[0]
     points, t, deltas = sample_points(origins, dirs, field.bound, num_samples, perturb, generator)
@@ -42,9 +54,16 @@ def render_rays(field: RadianceField, origins: Tensor, dirs: Tensor, num_samples
     return composite(sigma, rgb, t, deltas, bg, keep_weights)
 
 
-def render_ray_batch(field: RadianceField, origins: Tensor, dirs: Tensor,
-                     occupancy: OccupancyGrid | None = None, *, num_samples: int = 128,
-                     chunk: int | None = None, **march_kw: Any) -> RenderOutput:
+def render_ray_batch(
+    field: RadianceField,
+    origins: Tensor,
+    dirs: Tensor,
+    occupancy: OccupancyGrid | None = None,
+    *,
+    num_samples: int = 128,
+    chunk: int | None = None,
+    **march_kw: Any,
+) -> RenderOutput:
     """Render many rays [R, 3] (no grad) through the marcher in chunks -> [S, R, ...].
 
     chunk: rays per marcher call (default 2^18 with the CUDA marcher, 2^14 in pure torch).
@@ -59,21 +78,40 @@ def render_ray_batch(field: RadianceField, origins: Tensor, dirs: Tensor,
         for j in range(0, origins.shape[0], chunk):
             o, d = origins[j : j + chunk], dirs[j : j + chunk]
             bg = None if background is None else torch.as_tensor(background).to(o)
-            parts.append(march_rays(field, o, d, occupancy, num_samples=num_samples,
-                                    background=bg, training=False, **march_kw))
+            parts.append(
+                march_rays(
+                    field,
+                    o,
+                    d,
+                    occupancy,
+                    num_samples=num_samples,
+                    background=bg,
+                    training=False,
+                    **march_kw,
+                )
+            )
     if not parts:
         s = field.num_scenes
-        return RenderOutput(origins.new_zeros(s, 0, 3), origins.new_zeros(s, 0),
-                            origins.new_zeros(s, 0))
-    return RenderOutput(torch.cat([q.rgb for q in parts], dim=1),
-                        torch.cat([q.depth for q in parts], dim=1),
-                        torch.cat([q.opacity for q in parts], dim=1))
+        return RenderOutput(
+            origins.new_zeros(s, 0, 3), origins.new_zeros(s, 0), origins.new_zeros(s, 0)
+        )
+    return RenderOutput(
+        torch.cat([q.rgb for q in parts], dim=1),
+        torch.cat([q.depth for q in parts], dim=1),
+        torch.cat([q.opacity for q in parts], dim=1),
+    )
 
 
 @torch.no_grad()
-def render_image(field: RadianceField, cams: Cameras, num_samples: int = 128,
-                 chunk: int | None = None, *, occupancy: OccupancyGrid | None = None,
-                 **march_kw: Any) -> RenderOutput:
+def render_image(
+    field: RadianceField,
+    cams: Cameras,
+    num_samples: int = 128,
+    chunk: int | None = None,
+    *,
+    occupancy: OccupancyGrid | None = None,
+    **march_kw: Any,
+) -> RenderOutput:
     """Render every scene of `field` from every camera -> rgb [B, S, H, W, 3] (no grad).
 
     Goes through the marcher (`march_rays`): empty-space skipping when `occupancy` is given,
@@ -85,9 +123,18 @@ def render_image(field: RadianceField, cams: Cameras, num_samples: int = 128,
     origins, dirs = camera_rays(cams)  # [B, P, 3]
     b, p = origins.shape[:2]
     s = field.num_scenes
-    out = render_ray_batch(field, origins.reshape(-1, 3), dirs.reshape(-1, 3), occupancy,
-                           num_samples=num_samples, chunk=chunk, **march_kw)
+    out = render_ray_batch(
+        field,
+        origins.reshape(-1, 3),
+        dirs.reshape(-1, 3),
+        occupancy,
+        num_samples=num_samples,
+        chunk=chunk,
+        **march_kw,
+    )
     shape = (s, b, cams.height, cams.width)
-    return RenderOutput(out.rgb.reshape(*shape, 3).transpose(0, 1),
-                        out.depth.reshape(shape).transpose(0, 1),
-                        out.opacity.reshape(shape).transpose(0, 1))
+    return RenderOutput(
+        out.rgb.reshape(*shape, 3).transpose(0, 1).contiguous(),
+        out.depth.reshape(shape).transpose(0, 1).contiguous(),
+        out.opacity.reshape(shape).transpose(0, 1).contiguous(),
+    )

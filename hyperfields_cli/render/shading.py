@@ -28,11 +28,16 @@ class LambertianField:
     the field); otherwise everything returned is detached.
     """
 
-    def __init__(self, field: RadianceField, light_dir: tuple[float, float, float] | None = None,
-                 ambient: float = 0.25) -> None:
+    def __init__(
+        self,
+        field: RadianceField,
+        light_dir: tuple[float, float, float] | None = None,
+        ambient: float = 0.25,
+    ) -> None:
         self.field = field
         self.light = torch.nn.functional.normalize(
-            torch.tensor(light_dir or DEFAULT_LIGHT, dtype=torch.float32), dim=0)
+            torch.tensor(light_dir or DEFAULT_LIGHT, dtype=torch.float32), dim=0
+        )
         self.ambient = ambient
 
     @property
@@ -66,8 +71,11 @@ class LambertianField:
         return self.field.background(dirs)
 
 
-def shaded(field: RadianceField, mode: Shading = "albedo",
-           light_dir: tuple[float, float, float] | None = None) -> RadianceField:
+def shaded(
+    field: RadianceField,
+    mode: Shading = "albedo",
+    light_dir: tuple[float, float, float] | None = None,
+) -> RadianceField:
     """The field as seen under `mode` (albedo returns it unchanged)."""
     if mode == "albedo":
         return field

@@ -8,6 +8,7 @@ in eval mode; a procedural pack serves as an exact teacher.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import tomllib
 from dataclasses import dataclass
@@ -15,10 +16,10 @@ from pathlib import Path
 
 import torch
 from pydantic import ValidationError
-from torch import Tensor
+from torch import Tensor, nn
 
 from hyperfields_cli.artifacts import Artifact, ArtifactStore
-from hyperfields_cli.config import DistillConfig, TeachersManifest, resolve_device
+from hyperfields_cli.config import DistillConfig, TeachersManifest
 from hyperfields_cli.errors import NotFoundError, UsageError
 from hyperfields_cli.field.base import RadianceField
 from hyperfields_cli.field.stack import StackedField
@@ -27,6 +28,7 @@ from hyperfields_cli.synthetic.packs import load_pack
 from hyperfields_cli.synthetic.scene import ProceduralScenes, SceneSpec
 from hyperfields_cli.text.batch import TextBatch
 from hyperfields_cli.text.cache import encode_prompts
+from hyperfields_cli.train import distributed
 from hyperfields_cli.train.common import (
     build_model,
     param_groups,
@@ -128,25 +130,55 @@ def teacher_field(teachers: list[Teacher], scenes: list[tuple[int, int, str]]) -
     return parts[0] if len(parts) == 1 else StackedField(parts)
 
 
-def distill(cfg: DistillConfig, store: ArtifactStore | None = None) -> Artifact:
-    """Run `distill` end to end and return the saved student artifact."""
+def step_seed(seed: int, step: int) -> int:
+    """The seed of one step: the same on every rank, for every world size, after a resume."""
+    digest = hashlib.sha256(f"hyperfields-distill:{seed}:{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def distill(cfg: DistillConfig, store: ArtifactStore | None = None) -> Artifact | None:
+    """Run `distill` end to end and return the saved student artifact.
+
+    Under torchrun (several processes) each rank trains on its share of every step's scenes
+    and only rank 0 saves (the others return None). `cfg.gpus > 1` outside torchrun launches
+    that many workers on this machine and returns what rank 0 saved.
+    """
     store = store or ArtifactStore()
     manifest = read_manifest(cfg.teachers)
+    if cfg.gpus > 1 and not distributed.launched():
+        distributed.check_gpus(cfg.gpus, cfg.device)
+        if cfg.meta_batch % cfg.gpus:
+            raise UsageError(
+                f"--meta-batch {cfg.meta_batch} cannot be split evenly over {cfg.gpus} GPUs",
+                f"use a multiple of {cfg.gpus} (it is the global batch: scenes per step)",
+            )
+        job = {"config": cfg.model_dump(mode="json"), "store": str(store.root)}
+        refs = distributed.launch("distill", job, cfg.gpus)
+        return store.resolve(refs[0], kind="student")
+    ctx = distributed.init(cfg.device)
+    try:
+        return _distill(cfg, manifest, store, ctx)
+    finally:
+        distributed.cleanup(ctx)
+
+
+def _distill(
+    cfg: DistillConfig,
+    manifest: TeachersManifest,
+    store: ArtifactStore,
+    ctx: distributed.DistContext,
+) -> Artifact | None:
     name = cfg.name or manifest.name or "student"
-    device = resolve_device(cfg.device)
+    device = ctx.device
     torch.manual_seed(cfg.seed)
     teachers = load_teachers(manifest, store, device)
     scenes = scene_index(teachers)
     prompts = [p for _, _, p in scenes]
     model_cfg = cfg.model.model_copy(update={"arch": cfg.arch})
-    model, text = build_model(model_cfg, prompts, device)
-    rng, gen = random.Random(cfg.seed), torch.Generator().manual_seed(cfg.seed)
-
-    def step(_: int) -> dict[str, Tensor]:
-        idx = sorted(rng.sample(range(len(scenes)), min(cfg.meta_batch, len(scenes))))
-        field = model.scene_field(text.select(idx), model.random_probe_points())
-        target = teacher_field(teachers, [scenes[i] for i in idx])
-        return match_target_step(field, target, cfg.rays, device, gen)
+    with ctx.main_first():  # rank 0 fills the text cache once, the others read it
+        model, text = build_model(model_cfg, prompts, device)
+    batch = min(cfg.meta_batch, len(scenes))
+    distributed.local_share(list(range(batch)), ctx)  # an uneven split fails before any work
 
     trainer = Trainer(
         model,
@@ -154,13 +186,36 @@ def distill(cfg: DistillConfig, store: ArtifactStore | None = None) -> Artifact:
         cfg.optim,
         cfg.iters,
         run_dir_for("distill", name, cfg.run_dir),
-        f"distill {name}",
+        f"distill {name}" + (f" ({ctx.world_size} processes)" if ctx.enabled else ""),
+        is_main=ctx.is_main,
+        reduce_metrics=(lambda out: distributed.mean_metrics(out, ctx)) if ctx.enabled else None,
     )
     if cfg.resume:
         trainer.resume()
+    run = distributed.data_parallel(model, ctx)  # after resume: DDP starts from rank 0's weights
+
+    def step(i: int) -> dict[str, Tensor]:
+        seed = step_seed(cfg.seed, i)
+        torch.manual_seed(seed)  # probe points and ray jitter draw from the global RNG
+        rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
+        idx = distributed.local_share(sorted(rng.sample(range(len(scenes)), batch)), ctx)
+        target = teacher_field(teachers, [scenes[j] for j in idx])
+        probe = model.random_probe_points()
+
+        def loss(m: nn.Module) -> dict[str, Tensor]:
+            assert isinstance(m, HyperFieldsModel)
+            field = m.scene_field(text.select(idx), probe)
+            return match_target_step(field, target, cfg.rays, device, gen)
+
+        return run(loss)
+
     trainer.run(step)
+    if not ctx.is_main:
+        return None
     metrics, sheet = evaluate_student(model, text, teachers, scenes, cfg)
+    rate = trainer.step * batch / max(trainer.elapsed, 1e-9)
     metrics.update({**trainer.run_metrics(), "scenes": len(scenes)})
+    metrics.update({"world_size": ctx.world_size, "scenes_per_second": round(rate, 2)})
     parents = [t.artifact for t in teachers if t.artifact is not None]
     return save_model_artifact(
         store,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from hyperfields_cli.field.base import RadianceField
 from hyperfields_cli.guidance.sds import SDSConfig, StableDiffusionGuidance
 from hyperfields_cli.hypernet.model import HyperFieldsModel
 from hyperfields_cli.render.cameras import PAPER_SDS_RANGE, camera_rays, random_orbit_cameras
@@ -30,17 +31,34 @@ def make_sds_step(
     seed: int = 0,
 ) -> Callable[[int], dict[str, Tensor]]:
     """Build a step function that renders S prompts and returns the SDS loss."""
+
+    def field_of(idx: list[int]) -> RadianceField:
+        return model.scene_field(text.select(idx), model.random_probe_points())
+
+    return make_field_sds_step(field_of, text.prompts, sds, meta_batch, num_samples, device, seed)
+
+
+def make_field_sds_step(
+    field_of: Callable[[list[int]], RadianceField],
+    prompts: list[str],
+    sds: SDSConfig,
+    meta_batch: int,
+    num_samples: int,
+    device: torch.device,
+    seed: int = 0,
+) -> Callable[[int], dict[str, Tensor]]:
+    """The SDS step for any producer of fields: `field_of(idx)` -> the fields of prompts idx."""
     guidance = StableDiffusionGuidance.from_pretrained(sds, device)
-    guidance.prepare_prompts(text.prompts)
+    guidance.prepare_prompts(prompts)
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
     size = sds.render_size
 
     def step(_: int) -> dict[str, Tensor]:
-        idx = sorted(rng.sample(range(len(text)), min(meta_batch, len(text))))
+        idx = sorted(rng.sample(range(len(prompts)), min(meta_batch, len(prompts))))
         cams = random_orbit_cameras(1, size, ranges=PAPER_SDS_RANGE, generator=gen).to(device)
         origins, dirs = camera_rays(cams)
-        field = model.scene_field(text.select(idx), model.random_probe_points())
+        field = field_of(idx)
         out = render_rays(field, origins[0], dirs[0], num_samples, perturb=True)
         images = out.rgb.reshape(len(idx), size, size, 3)
         s = len(idx)

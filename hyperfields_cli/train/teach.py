@@ -2,13 +2,14 @@
 
 Each step draws a meta-batch of the pack's prompts that share one random camera (paper),
 renders them through the hypernetwork and compares with the guidance: the procedural
-world's exact renders (`synthetic`) or Stable Diffusion's score (`sds`).
+world's exact renders (`synthetic`) or Stable Diffusion's score (`sds`). Several packs are
+independent jobs: `teach_packs` spreads them over GPUs (torchrun workers), one artifact each.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -20,6 +21,7 @@ from hyperfields_cli.hypernet.model import HyperFieldsModel
 from hyperfields_cli.synthetic.packs import PromptPack, load_pack
 from hyperfields_cli.synthetic.scene import ProceduralScenes
 from hyperfields_cli.text.batch import TextBatch
+from hyperfields_cli.train import distributed
 from hyperfields_cli.train.common import (
     build_model,
     param_groups,
@@ -99,7 +101,9 @@ def evaluate_teacher(
         return {}, sample_sheet(got, None, labels)
 
 
-def teach(cfg: TeachConfig, store: ArtifactStore | None = None) -> Artifact:
+def teach(
+    cfg: TeachConfig, store: ArtifactStore | None = None, show_progress: bool = True
+) -> Artifact:
     """Run `teach` end to end and return the saved teacher artifact."""
     store = store or ArtifactStore()
     pack = load_pack(cfg.prompt_pack)
@@ -121,6 +125,7 @@ def teach(cfg: TeachConfig, store: ArtifactStore | None = None) -> Artifact:
         cfg.iters,
         run_dir_for("teach", name, cfg.run_dir),
         f"teach {name}",
+        show_progress=show_progress,
     )
     if cfg.resume:
         trainer.resume()
@@ -137,3 +142,42 @@ def teach(cfg: TeachConfig, store: ArtifactStore | None = None) -> Artifact:
         metrics=metrics,
         sheet=sheet,
     )
+
+
+def teach_packs(
+    cfg: TeachConfig, packs: Sequence[str], gpus: int = 1, store: ArtifactStore | None = None
+) -> list[Artifact]:
+    """One teacher per pack (each replaces `cfg.prompt_pack`), returned in pack order.
+
+    Under torchrun, rank r teaches packs[r::world_size] on its own device; `gpus > 1`
+    outside torchrun launches min(gpus, len(packs)) such workers on this machine; otherwise
+    the packs are taught one after the other.
+    """
+    store = store or ArtifactStore()
+    names = [load_pack(p).name for p in packs]
+    if len(packs) > 1 and cfg.name:
+        raise UsageError(
+            "--name names one teacher", "with several packs each teacher takes its pack's name"
+        )
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise UsageError(f"packs given twice (by name): {', '.join(dup)}")
+    for p in packs:  # fail on a bad pack before any work starts
+        pick_guidance(cfg, load_pack(p))
+    if gpus > 1 and len(packs) > 1 and not distributed.launched():
+        distributed.check_gpus(gpus, cfg.device)
+        job = {"config": cfg.model_dump(mode="json"), "packs": list(packs),
+               "store": str(store.root)}
+        refs = distributed.launch("teach", job, min(gpus, len(packs)))
+        arts = [store.resolve(r, kind="teacher") for r in refs]
+        return sorted(arts, key=lambda a: names.index(a.name))
+    ctx = distributed.init(cfg.device, process_group=False)
+    out = []
+    for pack, name in list(zip(packs, names, strict=True))[ctx.rank :: ctx.world_size]:
+        update: dict[str, object] = {"prompt_pack": pack}
+        if ctx.enabled:
+            update["device"] = str(ctx.device)
+        if cfg.run_dir is not None and len(packs) > 1:
+            update["run_dir"] = cfg.run_dir / name
+        out.append(teach(cfg.model_copy(update=update), store, show_progress=ctx.is_main))
+    return out

@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from hyperfields_cli.train.checkpoint import load_checkpoint, save_checkpoint
 
 StepFn = Callable[[int], dict[str, Tensor | float]]
+ReduceFn = Callable[[dict[str, Tensor | float]], dict[str, float]]
 
 
 class OptimConfig(BaseModel):
@@ -65,7 +66,12 @@ def progress_bar() -> Progress:
 
 
 class Trainer:
-    """Owns the optimiser, schedule, EMA, AMP scaler, checkpoints and progress of one run."""
+    """Owns the optimiser, schedule, EMA, AMP scaler, checkpoints and progress of one run.
+
+    In a distributed run every rank owns a Trainer: `is_main` is False on all but rank 0
+    (no checkpoints, no progress bar) and `reduce_metrics` averages the logged numbers over
+    ranks (a collective, called on every rank at the same steps).
+    """
 
     def __init__(
         self,
@@ -76,9 +82,13 @@ class Trainer:
         run_dir: Path | None = None,
         description: str = "training",
         show_progress: bool = True,
+        is_main: bool = True,
+        reduce_metrics: ReduceFn | None = None,
     ) -> None:
         self.model, self.cfg, self.total_steps = model, cfg, total_steps
-        self.run_dir, self.description, self.show_progress = run_dir, description, show_progress
+        self.run_dir, self.description = run_dir, description
+        self.show_progress = show_progress and is_main
+        self.is_main, self.reduce_metrics = is_main, reduce_metrics
         self.optimizer = torch.optim.Adam(list(param_groups), betas=cfg.betas, eps=cfg.eps)
         for group in self.optimizer.param_groups:
             group["base_lr"] = group["lr"]
@@ -114,7 +124,7 @@ class Trainer:
         return self.step
 
     def save(self, extra: dict[str, Any] | None = None) -> None:
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or not self.is_main:
             return
         state = {
             "step": self.step,
@@ -162,7 +172,10 @@ class Trainer:
 
     def _record(self, out: dict[str, Tensor | float], since: tuple[float, int]) -> float:
         """Append this step's numbers to the history; returns steps/s since `since`."""
-        rec = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in out.items()}
+        if self.reduce_metrics is not None:
+            rec = self.reduce_metrics(out)
+        else:
+            rec = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in out.items()}
         rec["step"] = self.step
         self.history.append(rec)
         return (self.step - since[1]) / max(time.perf_counter() - since[0], 1e-9)

@@ -23,8 +23,14 @@ from hyperfields_cli.hypernet.model import HyperFieldsModel  # noqa: E402
 def student(hyperfields_home: Path) -> str:
     torch.manual_seed(0)
     model = HyperFieldsModel(tiny_model())
-    art = ArtifactStore().save("student", "tiny", model.save_pretrained, prompts=["a red bowl"],
-                               text_encoder=model.config.text_encoder, architecture=model.config)
+    art = ArtifactStore().save(
+        "student",
+        "tiny",
+        model.save_pretrained,
+        prompts=["a red bowl"],
+        text_encoder=model.config.text_encoder,
+        architecture=model.config,
+    )
     return art.ref
 
 
@@ -36,8 +42,26 @@ def _run(args: list[str]) -> int:
 
 def test_generate_writes_every_file(student: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    code = _run(["generate", "yarn pot", "a red bowl", "--student", student, "--out", str(out),
-                 "--res", "24", "--frames", "4", "--device", "cpu", "--save-frames", "--mesh-res", "32"])
+    code = _run(
+        [
+            "generate",
+            "yarn pot",
+            "a red bowl",
+            "--student",
+            student,
+            "--out",
+            str(out),
+            "--res",
+            "24",
+            "--frames",
+            "4",
+            "--device",
+            "cpu",
+            "--save-frames",
+            "--mesh-res",
+            "32",
+        ]
+    )
     assert code == 0
     for slug in ("yarn_pot", "a_red_bowl"):
         folder = out / slug
@@ -53,8 +77,31 @@ def test_generate_writes_every_file(student: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("mesh,video", [("ply", "gif"), ("obj", "none")])
 def test_generate_formats(student: str, tmp_path: Path, mesh: str, video: str) -> None:
     out = tmp_path / "o"
-    assert _run(["generate", "a red bowl", "--student", student, "--out", str(out), "--res", "16",
-                 "--frames", "3", "--device", "cpu", "--mesh-res", "32", "--mesh", mesh, "--video", video]) == 0
+    assert (
+        _run(
+            [
+                "generate",
+                "a red bowl",
+                "--student",
+                student,
+                "--out",
+                str(out),
+                "--res",
+                "16",
+                "--frames",
+                "3",
+                "--device",
+                "cpu",
+                "--mesh-res",
+                "32",
+                "--mesh",
+                mesh,
+                "--video",
+                video,
+            ]
+        )
+        == 0
+    )
     folder = out / "a_red_bowl"
     assert (folder / f"mesh.{mesh}").is_file()
     assert trimesh.load(folder / f"mesh.{mesh}", force="mesh").vertices.shape[0] > 0
@@ -75,8 +122,21 @@ def test_generate_errors(student: str, tmp_path: Path, capsys: pytest.CaptureFix
             target = tmp_path / "file"
             target.write_text("")
             locked = target / "sub"
-        assert _run(["generate", "yarn pot", "--student", student, "--out", str(locked),
-                     "--device", "cpu"]) == 1
+        assert (
+            _run(
+                [
+                    "generate",
+                    "yarn pot",
+                    "--student",
+                    student,
+                    "--out",
+                    str(locked),
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 1
+        )
         assert "cannot write" in capsys.readouterr().err
     finally:
         os.chmod(tmp_path / "locked", 0o700)

@@ -16,8 +16,14 @@ class Spheres:
     points it is asked about (to check empty-space skipping).
     """
 
-    def __init__(self, radii: tuple[float, ...] = (0.5,), sigma: float = 40.0,
-                 sharpness: float = 30.0, support: float = 0.08, bound: float = 1.0) -> None:
+    def __init__(
+        self,
+        radii: tuple[float, ...] = (0.5,),
+        sigma: float = 40.0,
+        sharpness: float = 30.0,
+        support: float = 0.08,
+        bound: float = 1.0,
+    ) -> None:
         self.radii = torch.tensor(radii, dtype=torch.float64)
         self.num_scenes = len(radii)
         self.bound = bound
@@ -31,8 +37,14 @@ class Spheres:
         sigma = self.sigma * torch.sigmoid(self.sharpness * (rad - r))
         sigma = torch.where(r < rad + self.support, sigma, torch.zeros_like(sigma))
         x, y, z = points.unbind(-1)
-        rgb = torch.stack([0.5 + 0.4 * torch.sin(5 * x), 0.5 + 0.4 * torch.cos(4 * z),
-                           0.5 + 0.4 * torch.sin(3 * y + 1)], dim=-1)
+        rgb = torch.stack(
+            [
+                0.5 + 0.4 * torch.sin(5 * x),
+                0.5 + 0.4 * torch.cos(4 * z),
+                0.5 + 0.4 * torch.sin(3 * y + 1),
+            ],
+            dim=-1,
+        )
         return FieldOutput(sigma, rgb)
 
     def background(self, dirs: Tensor) -> Tensor:
@@ -59,6 +71,15 @@ class Wall:
         return torch.zeros_like(dirs)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a single intra-op thread is faster and immune to a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def spheres() -> type[Spheres]:
     return Spheres
@@ -69,8 +90,13 @@ def wall() -> type[Wall]:
     return Wall
 
 
-def rays_towards_origin(n: int, radius: float = 2.2, spread: float = 0.5, seed: int = 0,
-                        dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+def rays_towards_origin(
+    n: int,
+    radius: float = 2.2,
+    spread: float = 0.5,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor]:
     """n rays from random points on a sphere aimed near the origin -> origins, dirs [n, 3]."""
     gen = torch.Generator().manual_seed(seed)
     o = torch.nn.functional.normalize(torch.randn(n, 3, generator=gen, dtype=torch.float64), dim=-1)

@@ -14,8 +14,11 @@ from hyperfields_cli.render.marcher import march_rays
 def loop_composite(sigma, rgb, t, deltas, bg, t_thresh=0.0):
     """Front-to-back python loop over one scene: sigma [R, K] ... -> rgb [R, 3], depth, opacity."""
     r, k = sigma.shape
-    out_rgb, out_d, out_o = torch.zeros(r, 3, dtype=sigma.dtype), torch.zeros(r, dtype=sigma.dtype), \
-        torch.zeros(r, dtype=sigma.dtype)
+    out_rgb, out_d, out_o = (
+        torch.zeros(r, 3, dtype=sigma.dtype),
+        torch.zeros(r, dtype=sigma.dtype),
+        torch.zeros(r, dtype=sigma.dtype),
+    )
     for i in range(r):
         trans = 1.0
         for j in range(k):
@@ -95,8 +98,7 @@ def test_marcher_compositing_gradcheck_float64(spheres, make_rays, t_thresh) -> 
 
     def fn(a, c):
         f.a, f.c = a, c
-        out = march_rays(f, o, d, num_samples=24, backend="torch", t_thresh=t_thresh,
-                         training=True)
+        out = march_rays(f, o, d, num_samples=24, backend="torch", t_thresh=t_thresh, training=True)
         return out.rgb, out.depth, out.opacity
 
     a = torch.tensor([0.8, 1.3], dtype=torch.float64, requires_grad=True)
@@ -108,8 +110,10 @@ def test_marcher_compositing_matches_loop_with_termination(wall) -> None:
     """Chunked inference compositing with early termination == the explicit loop."""
     f = wall(sigma=30.0)
     o = torch.tensor([[2.0, 0.1, 0.0], [2.0, -0.3, 0.2], [0.0, 2.0, 0.0]], dtype=torch.float64)
-    d = torch.nn.functional.normalize(torch.tensor([[-1.0, 0.0, 0.0], [-1.0, 0.05, 0.0],
-                                                     [0.0, -1.0, 0.1]], dtype=torch.float64), dim=-1)
+    d = torch.nn.functional.normalize(
+        torch.tensor([[-1.0, 0.0, 0.0], [-1.0, 0.05, 0.0], [0.0, -1.0, 0.1]], dtype=torch.float64),
+        dim=-1,
+    )
     k = 64
     out = march_rays(f, o, d, num_samples=k, backend="torch", training=False, chunk_steps=5)
     from hyperfields_cli.render.renderer import sample_points
@@ -117,8 +121,9 @@ def test_marcher_compositing_matches_loop_with_termination(wall) -> None:
     pts, t, deltas = sample_points(o, d, 1.0, k, False)
     q = f.query(pts.reshape(1, -1, 3))
     bg = f.background(d)
-    c, dep, op = loop_composite(q.sigma.reshape(3, k), q.rgb.reshape(3, k, 3), t, deltas, bg,
-                                t_thresh=1e-4)
+    c, dep, op = loop_composite(
+        q.sigma.reshape(3, k), q.rgb.reshape(3, k, 3), t, deltas, bg, t_thresh=1e-4
+    )
     torch.testing.assert_close(out.rgb[0], c, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(out.depth[0], dep, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(out.opacity[0], op, rtol=1e-9, atol=1e-9)

@@ -68,8 +68,9 @@ def test_scenes_with_different_occupancy_match_separate_renders(spheres, make_ra
     for s, radius in enumerate((0.55, 0.25)):
         one = spheres((radius,))
         occ1 = OccupancyGrid(1, resolution=32)
-        occ1.load_state_dict({k: v[s : s + 1] if v.dim() else v
-                              for k, v in occ.state_dict().items()})
+        occ1.load_state_dict(
+            {k: v[s : s + 1] if v.dim() else v for k, v in occ.state_dict().items()}
+        )
         alone = march_rays(one, o, d, occ1, num_samples=64, backend="torch", training=False)
         torch.testing.assert_close(joint.rgb[s], alone.rgb[0], atol=1e-6, rtol=0)
 
@@ -115,14 +116,20 @@ def test_fixed_step_and_stratified_plan(make_rays) -> None:
 
 def test_render_image_shapes_and_backward_compatible_call(spheres) -> None:
     f = spheres((0.5, 0.3))
-    cams = orbit_cameras(torch.tensor([60.0, 80.0]), torch.tensor([0.0, 90.0]),
-                         torch.tensor([2.2, 2.2]), torch.tensor([45.0, 45.0]), 12, 10)
+    cams = orbit_cameras(
+        torch.tensor([60.0, 80.0]),
+        torch.tensor([0.0, 90.0]),
+        torch.tensor([2.2, 2.2]),
+        torch.tensor([45.0, 45.0]),
+        12,
+        10,
+    )
     old_style = render_image(f, cams, 32, 50)  # positional num_samples, chunk
     assert old_style.rgb.shape == (2, 2, 10, 12, 3) and old_style.depth.shape == (2, 2, 10, 12)
     occ = converged_grid(f, res=16)
     new = render_image(f, cams, occupancy=occ, step=default_step(1.0, 128), backend="torch")
     assert new.rgb.shape == (2, 2, 10, 12, 3)
-    assert (new.opacity[:, 0].sum() > new.opacity[:, 1].sum())  # the bigger ball covers more
+    assert new.opacity[:, 0].sum() > new.opacity[:, 1].sum()  # the bigger ball covers more
     from hyperfields_cli.render.cameras import camera_rays
 
     o, d = camera_rays(cams[1])
@@ -136,8 +143,16 @@ def test_lambertian_shading_lights_the_side_facing_the_light(spheres) -> None:
     o = torch.tensor([[0.0, -2.0, 0.25], [0.0, -2.0, -0.25]])
     d = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
     albedo = march_rays(f, o, d, num_samples=128, backend="torch", training=False)
-    lit = march_rays(f, o, d, num_samples=128, backend="torch", training=False,
-                     shading="lambertian", light_dir=light)
+    lit = march_rays(
+        f,
+        o,
+        d,
+        num_samples=128,
+        backend="torch",
+        training=False,
+        shading="lambertian",
+        light_dir=light,
+    )
     ratio = (lit.rgb[0] / albedo.rgb[0]).mean(-1)  # [2]: upper ray faces the light
     assert ratio[0] > ratio[1] + 0.2 and ratio[1] < 0.6
     torch.testing.assert_close(lit.opacity, albedo.opacity)
@@ -145,8 +160,9 @@ def test_lambertian_shading_lights_the_side_facing_the_light(spheres) -> None:
 
     p = torch.tensor([[[0.0, 0.0, 0.5], [0.5, 0.0, 0.0]]])
     _, n = LambertianField(f).normals(p)
-    torch.testing.assert_close(n, torch.tensor([[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        n, torch.tensor([[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]), atol=1e-5, rtol=0
+    )
 
 
 def test_bad_backend_and_scene_count(spheres, make_rays) -> None:

@@ -17,10 +17,23 @@ from hyperfields_cli.render.marcher import default_step, march_rays, plan_steps
 from hyperfields_cli.render.occupancy import OccupancyGrid, pack_bits
 
 DEVICES = [
-    pytest.param("cpu", marks=[pytest.mark.slow, pytest.mark.skipif(
-        shutil.which("c++") is None or shutil.which("ninja") is None, reason="no C++ toolchain")]),
-    pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-        not torch.cuda.is_available(), reason="needs a CUDA device")]),
+    pytest.param(
+        "cpu",
+        marks=[
+            pytest.mark.slow,
+            pytest.mark.skipif(
+                shutil.which("c++") is None or shutil.which("ninja") is None,
+                reason="no C++ toolchain",
+            ),
+        ],
+    ),
+    pytest.param(
+        "cuda",
+        marks=[
+            pytest.mark.gpu,
+            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+        ],
+    ),
 ]
 
 
@@ -85,8 +98,18 @@ def test_training_values_and_gradients_match_torch(dev, spheres, make_rays, comp
     for backend in ("torch", "cuda"):
         f = Param(base, dev)
         gen = torch.Generator(device=dev).manual_seed(7)
-        out = march_rays(f, o, d, occ, step=default_step(1.0, 256), perturb=True, generator=gen,
-                         backend=backend, training=True, compact=compact)
+        out = march_rays(
+            f,
+            o,
+            d,
+            occ,
+            step=default_step(1.0, 256),
+            perturb=True,
+            generator=gen,
+            backend=backend,
+            training=True,
+            compact=compact,
+        )
         loss = out.rgb.square().sum() + 0.3 * out.depth.sum() + out.opacity.sum()
         ga, gc = torch.autograd.grad(loss, (f.a, f.c))
         results.append((out.rgb, out.depth, out.opacity, ga, gc))
@@ -107,17 +130,33 @@ def test_composite_kernel_matches_dense_float64(dev) -> None:
     offsets = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)])
     ext = marcher_ext.extension(dev)
     s_k, c_k = sigma.to(dev).requires_grad_(True), rgb.to(dev).requires_grad_(True)
-    out = marcher_ext.composite_packed(ext, s_k, c_k, ts.to(dev), dts.to(dev), offsets.to(dev),
-                                       torch.arange(300, device=dev), 1e-4, 300)
-    w_rgb, w_d, w_o = torch.rand(300, 3, generator=g), torch.rand(300, generator=g), \
-        torch.rand(300, generator=g)
-    loss = (out[0] * w_rgb.to(dev)).sum() + (out[1] * w_d.to(dev)).sum() + \
-        (out[2] * w_o.to(dev)).sum()
+    out = marcher_ext.composite_packed(
+        ext,
+        s_k,
+        c_k,
+        ts.to(dev),
+        dts.to(dev),
+        offsets.to(dev),
+        torch.arange(300, device=dev),
+        1e-4,
+        300,
+    )
+    w_rgb, w_d, w_o = (
+        torch.rand(300, 3, generator=g),
+        torch.rand(300, generator=g),
+        torch.rand(300, generator=g),
+    )
+    loss = (
+        (out[0] * w_rgb.to(dev)).sum() + (out[1] * w_d.to(dev)).sum() + (out[2] * w_o.to(dev)).sum()
+    )
     gs, gc = torch.autograd.grad(loss, (s_k, c_k))
     # dense float64 reference: pad rays to 40 samples, exclusive cumsum, termination mask
     slot = torch.arange(m) - offsets[ray_of]
-    dense = lambda v, fill=0.0: torch.full((300, 40) + v.shape[1:], fill, dtype=torch.float64) \
-        .index_put((ray_of, slot), v.double())  # noqa: E731
+
+    def dense(v: torch.Tensor) -> torch.Tensor:
+        buf = torch.zeros((300, 40) + v.shape[1:], dtype=torch.float64)
+        return buf.index_put((ray_of, slot), v.double())
+
     s64 = dense(sigma).requires_grad_(True)
     c64 = dense(rgb).requires_grad_(True)
     tau = s64 * dense(dts)
@@ -147,12 +186,14 @@ def test_march_kernel_emits_exactly_the_occupied_samples(dev, make_rays) -> None
     keep = occ.occupied(pts.reshape(-1, 3)).reshape(s, 500, kmax) & (k < plan.nsteps[:, None])
     ext = marcher_ext.extension(dev)
     occ_d = occ.to(dev)
-    plan_d = marcher_ext.Steps(plan.near.to(dev), plan.dt.to(dev), plan.nsteps.to(dev),
-                               plan.jitter.to(dev))
+    plan_d = marcher_ext.Steps(
+        plan.near.to(dev), plan.dt.to(dev), plan.nsteps.to(dev), plan.jitter.to(dev)
+    )
     rays = torch.arange(s * 500, device=dev)
     k_state = torch.zeros(s * 500, dtype=torch.int32, device=dev)
-    offsets, p_all, t_all, _ = marcher_ext.march(ext, o.to(dev), d.to(dev), plan_d, occ_d.bits,
-                                                 res, 1.0, rays, k_state, 10_000)
+    offsets, p_all, t_all, _ = marcher_ext.march(
+        ext, o.to(dev), d.to(dev), plan_d, occ_d.bits, res, 1.0, rays, k_state, 10_000
+    )
     counts = (offsets[1:] - offsets[:-1]).cpu().reshape(s, 500)
     mismatched = (counts - keep.sum(-1)).abs().sum()
     assert mismatched <= max(2, int(0.002 * keep.sum()))  # float rounding at cell faces only
@@ -162,8 +203,9 @@ def test_march_kernel_emits_exactly_the_occupied_samples(dev, make_rays) -> None
     chunks = []
     alive = rays
     while alive.numel():
-        off, p, tt, _ = marcher_ext.march(ext, o.to(dev), d.to(dev), plan_d, occ_d.bits, res, 1.0,
-                                          alive, k_state, 3)
+        off, p, tt, _ = marcher_ext.march(
+            ext, o.to(dev), d.to(dev), plan_d, occ_d.bits, res, 1.0, alive, k_state, 3
+        )
         chunks.append((alive, off, tt))
         alive = alive[k_state[alive] < plan_d.nsteps.repeat(s)[alive]]
     per_ray = [[] for _ in range(s * 500)]
@@ -183,8 +225,9 @@ def test_render_image_on_a_direct_nerf_matches_torch(dev) -> None:
     torch.manual_seed(0)
     grid = GridConfig(num_levels=4, finest_resolution=64, log2_table_size=12)
     model = DirectNeRF(DirectNeRFConfig(num_scenes=2, grid=grid), grid_backend="torch").to(dev)
-    cams = orbit_cameras(torch.tensor([60.0]), torch.tensor([20.0]), torch.tensor([2.2]),
-                         torch.tensor([45.0]), 24).to(dev)
+    cams = orbit_cameras(
+        torch.tensor([60.0]), torch.tensor([20.0]), torch.tensor([2.2]), torch.tensor([45.0]), 24
+    ).to(dev)
     field = model.field()
     a = render_image(field, cams, 96, backend="torch")
     b = render_image(field, cams, 96, backend="cuda")

@@ -42,8 +42,9 @@ def test_update_finds_each_scenes_sphere(spheres) -> None:
     g = torch.Generator().manual_seed(1)
     for _ in range(10):
         occ.update(f, generator=g)
-    inner = torch.tensor([[0.0, 0.0, 0.0], [0.2, 0.1, -0.1], [0.4, 0.0, 0.0], [0.0, 0.0, 0.7],
-                          [0.9, 0.9, 0.9]])
+    inner = torch.tensor(
+        [[0.0, 0.0, 0.0], [0.2, 0.1, -0.1], [0.4, 0.0, 0.0], [0.0, 0.0, 0.7], [0.9, 0.9, 0.9]]
+    )
     got = occ.occupied(inner)
     assert got[0].tolist() == [True, True, True, False, False]
     assert got[1].tolist() == [True, True, False, False, False]
