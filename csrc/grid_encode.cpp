@@ -95,10 +95,11 @@ torch::Tensor grid_forward(const torch::Tensor& x, const torch::Tensor& table_in
                            int64_t table_size) {
   check_points(x);
   check_table(table_in, x);
+  // Validate everything before any CUDA state (guard, copies) exists, so a bad call only throws.
+  const GridParams p = make_params(x, table_in, resolutions, offsets, hashed_mask, table_size);
   const c10::cuda::CUDAGuard guard(x.device());
   const int64_t f = table_in.size(1);
   const torch::Tensor table = aligned_copy(table_in, f * table_in.element_size());
-  const GridParams p = make_params(x, table, resolutions, offsets, hashed_mask, table_size);
   auto out = torch::empty({x.size(0), static_cast<int64_t>(p.num_levels) * f},
                           x.options().dtype(torch::kFloat32));
   C10_CUDA_CHECK(hfgrid::launch_forward(x.data_ptr<float>(), table.data_ptr(), table_type(table),
@@ -116,17 +117,17 @@ std::vector<torch::Tensor> grid_backward(const torch::Tensor& grad_out_in, const
                                          bool need_table, bool need_x, bool pair_atomics) {
   check_points(x);
   check_table(table_in, x);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const int64_t f = table_in.size(1);
-  const torch::Tensor table = aligned_copy(table_in, f * table_in.element_size());
-  GridParams p = make_params(x, table, resolutions, offsets, hashed_mask, table_size);
+  GridParams p = make_params(x, table_in, resolutions, offsets, hashed_mask, table_size);
   p.pair_atomics = pair_atomics ? 1u : 0u;
+  const int64_t f = table_in.size(1);
   const int64_t out_dim = static_cast<int64_t>(p.num_levels) * f;
   TORCH_CHECK(grad_out_in.device() == x.device(), "grid_encode: grad_out on wrong device");
   TORCH_CHECK(grad_out_in.scalar_type() == torch::kFloat32, "grid_encode: grad_out must be fp32");
   TORCH_CHECK(grad_out_in.dim() == 2 && grad_out_in.size(0) == x.size(0) &&
                   grad_out_in.size(1) == out_dim,
               "grid_encode: grad_out must be [N, L*F], got ", grad_out_in.sizes());
+  const c10::cuda::CUDAGuard guard(x.device());
+  const torch::Tensor table = aligned_copy(table_in, f * table_in.element_size());
   const torch::Tensor grad_out = aligned_copy(grad_out_in.contiguous(), f * 4);
   const auto f32 = x.options().dtype(torch::kFloat32);
   torch::Tensor grad_table = need_table ? torch::zeros({table.size(0), f}, f32)

@@ -97,6 +97,9 @@ class DistillConfig(BaseModel):
     eval_size: int = Field(128, ge=16)
     run_dir: Path | None = None
     resume: bool = False
+    init_from: str | None = Field(
+        None, description="student ref or folder whose weights (and architecture) start training"
+    )
 
 
 class GenerateConfig(BaseModel):

@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from hyperfields_cli.cli import finetune as _finetune  # noqa: E402,F401
 from hyperfields_cli.cli import generate as _generate  # noqa: E402,F401
 from hyperfields_cli.cli import packs as _packs  # noqa: E402,F401
 

@@ -24,9 +24,11 @@ from hyperfields_cli.export import (
     save_mesh,
     save_video,
 )
+from hyperfields_cli.field.base import RadianceField
 from hyperfields_cli.hypernet.model import HyperFieldsModel
 from hyperfields_cli.pipelines.student import resolve_student
 from hyperfields_cli.render.cameras import turntable_cameras
+from hyperfields_cli.render.occupancy import OccupancyGrid
 from hyperfields_cli.render.renderer import render_image
 from hyperfields_cli.text.cache import encode_prompts
 
@@ -80,23 +82,44 @@ def generate(cfg: GenerateConfig) -> GenerateResult:
         text = text.to(device)
     with torch.no_grad(), _timed(result, "prompt -> weights", device):
         field_all = model.scene_field(text)
-    cams = turntable_cameras(cfg.frames, cfg.res).to(device)
     for s, prompt in enumerate(cfg.prompts):
         folder = cfg.out / slugify(prompt)
-        folder.mkdir(parents=True, exist_ok=True)
-        scene = field_all.select([s])
-        with _timed(result, "render", device):
-            out = render_image(scene, cams, num_samples=cfg.num_samples)
-        rgb = out.rgb[:, 0].clamp(0, 1).cpu()  # [F, H, W, 3]
-        depth = out.depth[:, 0].cpu()
-        opacity = out.opacity[:, 0].cpu()
-        files = write_outputs(cfg, folder, rgb, depth, opacity, result, device)
-        if cfg.mesh != "none":
-            with _timed(result, "mesh", device):
-                mesh = extract_mesh(scene, 0, resolution=cfg.mesh_res)
-                files.append(save_mesh(mesh, folder / f"mesh.{cfg.mesh}"))
-        result.files[prompt] = files
+        result.files[prompt] = render_scene(field_all.select([s]), cfg, folder, result, device)
     return result
+
+
+def build_occupancy(scene: RadianceField, device: torch.device) -> OccupancyGrid:
+    """Empty-space grid of one predicted scene (128^3 on GPU, 64^3 on CPU), one full pass."""
+    res = 128 if device.type == "cuda" else 64
+    grid = OccupancyGrid(scene.num_scenes, resolution=res, bound=scene.bound).to(device)
+    with torch.no_grad():
+        grid.update(scene, generator=torch.Generator(device=device).manual_seed(0))
+    return grid
+
+
+def render_scene(
+    scene: RadianceField,
+    cfg: GenerateConfig,
+    folder: Path,
+    result: GenerateResult,
+    device: torch.device,
+) -> list[Path]:
+    """One scene -> turntable sheet/video, depth video and mesh in `folder` (cfg resolved)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cams = turntable_cameras(cfg.frames, cfg.res).to(device)
+    with _timed(result, "occupancy", device):
+        occupancy = build_occupancy(scene, device)
+    with _timed(result, "render", device):
+        out = render_image(scene, cams, num_samples=cfg.num_samples, occupancy=occupancy)
+    rgb = out.rgb[:, 0].clamp(0, 1).cpu()  # [F, H, W, 3]
+    depth = out.depth[:, 0].cpu()
+    opacity = out.opacity[:, 0].cpu()
+    files = write_outputs(cfg, folder, rgb, depth, opacity, result, device)
+    if cfg.mesh != "none":
+        with _timed(result, "mesh", device):
+            mesh = extract_mesh(scene, 0, resolution=cfg.mesh_res)
+            files.append(save_mesh(mesh, folder / f"mesh.{cfg.mesh}"))
+    return files
 
 
 def write_outputs(

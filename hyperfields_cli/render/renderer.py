@@ -66,12 +66,17 @@ def render_ray_batch(
 ) -> RenderOutput:
     """Render many rays [R, 3] (no grad) through the marcher in chunks -> [S, R, ...].
 
-    chunk: rays per marcher call (default 2^18 with the CUDA marcher, 2^14 in pure torch).
+    chunk: rays per marcher call (default 2^18 / S with the CUDA marcher; in pure torch about
+        2^17 points (rays x chunk_steps x S) per call, which bounds the grid's memory on CPUs).
     march_kw: forwarded to `march_rays` (step, backend, shading, background [3], ...).
     """
-    if chunk is None:
+    if chunk is None:  # bound the points in flight: rays x steps x scenes
         backend = march_kw.get("backend", "auto")
-        chunk = 1 << 18 if resolve_backend(backend, origins.device) is not None else 1 << 14
+        s = max(1, field.num_scenes)
+        if resolve_backend(backend, origins.device) is not None:
+            chunk = max(1024, (1 << 18) // s)
+        else:
+            chunk = max(32, (1 << 17) // (march_kw.get("chunk_steps", 64) * s))
     background = march_kw.pop("background", None)
     parts = []
     with torch.no_grad():

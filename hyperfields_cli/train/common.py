@@ -29,6 +29,17 @@ def build_model(
     return model, text.to(device)
 
 
+def init_source(ref: str, store: ArtifactStore) -> tuple[HyperFieldsConfig, dict[str, Tensor]]:
+    """Architecture and weights of an existing model artifact (store ref or folder)."""
+    from safetensors.torch import load_file
+
+    from hyperfields_cli.pipelines.student import resolve_student
+
+    art = resolve_student(ref, store)
+    cfg = HyperFieldsConfig.model_validate_json(art.config_path.read_text())
+    return cfg, load_file(str(art.weights_path))
+
+
 def param_groups(model: torch.nn.Module, optim: OptimConfig) -> list[dict]:
     """The grid gets its own (higher) learning rate, as in the paper."""
     grid = [p for n, p in model.named_parameters() if n.startswith("grid.")]

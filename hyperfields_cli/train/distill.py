@@ -23,7 +23,7 @@ from hyperfields_cli.config import DistillConfig, TeachersManifest
 from hyperfields_cli.errors import NotFoundError, UsageError
 from hyperfields_cli.field.base import RadianceField
 from hyperfields_cli.field.stack import StackedField
-from hyperfields_cli.hypernet.model import HyperFieldsModel
+from hyperfields_cli.hypernet.model import HyperFieldsModel, load_state_strict
 from hyperfields_cli.synthetic.packs import load_pack
 from hyperfields_cli.synthetic.scene import ProceduralScenes, SceneSpec
 from hyperfields_cli.text.batch import TextBatch
@@ -31,6 +31,7 @@ from hyperfields_cli.text.cache import encode_prompts
 from hyperfields_cli.train import distributed
 from hyperfields_cli.train.common import (
     build_model,
+    init_source,
     param_groups,
     run_dir_for,
     sample_sheet,
@@ -175,8 +176,13 @@ def _distill(
     scenes = scene_index(teachers)
     prompts = [p for _, _, p in scenes]
     model_cfg = cfg.model.model_copy(update={"arch": cfg.arch})
+    init_state = None
+    if cfg.init_from is not None:  # continue from a student: its architecture and weights
+        model_cfg, init_state = init_source(cfg.init_from, store)
     with ctx.main_first():  # rank 0 fills the text cache once, the others read it
         model, text = build_model(model_cfg, prompts, device)
+    if init_state is not None:
+        load_state_strict(model, {k: v.float() for k, v in init_state.items()}, cfg.init_from)
     batch = min(cfg.meta_batch, len(scenes))
     distributed.local_share(list(range(batch)), ctx)  # an uneven split fails before any work
 
@@ -189,6 +195,7 @@ def _distill(
         f"distill {name}" + (f" ({ctx.world_size} processes)" if ctx.enabled else ""),
         is_main=ctx.is_main,
         reduce_metrics=(lambda out: distributed.mean_metrics(out, ctx)) if ctx.enabled else None,
+        any_rank=(lambda flag: distributed.any_rank(flag, ctx)) if ctx.enabled else None,
     )
     if cfg.resume:
         trainer.resume()
@@ -210,6 +217,8 @@ def _distill(
         return run(loss)
 
     trainer.run(step)
+    ctx.barrier()  # every rank is past its last collective: leave the group together,
+    distributed.cleanup(ctx)  # then rank 0 evaluates and saves on its own
     if not ctx.is_main:
         return None
     metrics, sheet = evaluate_student(model, text, teachers, scenes, cfg)

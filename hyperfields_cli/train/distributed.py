@@ -10,6 +10,7 @@ rank to pick its share of the packs. `launch()` starts such a run on this machin
 from __future__ import annotations
 
 import contextlib
+import gc
 import inspect
 import json
 import os
@@ -102,18 +103,25 @@ def init(device_name: str = "auto", process_group: bool = True) -> DistContext:
 def cleanup(ctx: DistContext) -> None:
     """Leave the process group (safe to call when none was joined)."""
     if ctx.owns_group and dist.is_initialized():
+        gc.collect()  # DDP's reducer (in reference cycles) goes before its process group
         dist.destroy_process_group()
 
 
 def _sigterm_as_interrupt() -> None:
-    """torchrun stops workers with SIGTERM: turn the first into Ctrl-C so rank 0 saves."""
+    """torchrun stops workers with SIGTERM, often right after the terminal's Ctrl-C: the
+    first of these signals becomes KeyboardInterrupt (rank 0 saves a checkpoint), later ones
+    are ignored so they cannot cut that save short."""
+    state = {"stopping": False}
 
     def handler(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if state["stopping"]:
+            return
+        state["stopping"] = True
         raise KeyboardInterrupt
 
     with contextlib.suppress(ValueError):  # not the main thread
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
 
 
 def local_share(items: list[T], ctx: DistContext, what: str = "scenes") -> list[T]:
@@ -172,6 +180,15 @@ def mean_metrics(out: Mapping[str, Tensor | float], ctx: DistContext) -> dict[st
     return got
 
 
+def any_rank(flag: bool, ctx: DistContext) -> bool:
+    """True on every rank when `flag` is True on any (e.g. a time limit reached)."""
+    if not ctx.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=ctx.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
 # -- launching on this machine ------------------------------------------------------------
 
 
@@ -202,8 +219,16 @@ def launch(command: str, job: dict[str, Any], gpus: int, timeout: float | None =
         spec = {"command": command, "job": job, "argv": sys.argv[1:], "results": tmp}
         path = Path(tmp) / "job.json"
         path.write_text(json.dumps(spec))
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={gpus}", "-m", "hyperfields_cli.train.distributed", str(path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={gpus}",
+            "-m",
+            "hyperfields_cli.train.distributed",
+            str(path),
+        ]
         env = {**os.environ, "NCCL_NVLS_ENABLE": os.environ.get("NCCL_NVLS_ENABLE", "0")}
         proc = subprocess.Popen(cmd, env=env)
         try:

@@ -122,7 +122,13 @@ def sds_step(
     from hyperfields_cli.train.sds_loop import make_field_sds_step
 
     return make_field_sds_step(
-        lambda _idx: start.field(), [prompt], sds, 1, num_samples, device, seed  # type: ignore[arg-type]
+        lambda _idx: start.field(),
+        [prompt],
+        sds,
+        1,
+        num_samples,
+        device,
+        seed,  # type: ignore[arg-type]
     )
 
 
@@ -174,8 +180,9 @@ def dataset_views(dataset: ViewDataset, device: torch.device, max_test: int) -> 
     test = dataset.test
     if len(test) > max_test:
         keep = list(range(max_test))
-        test = PosedViews(test.images[keep], test.c2w[keep], test.intrinsics[keep],
-                          test.names[:max_test])
+        test = PosedViews(
+            test.images[keep], test.c2w[keep], test.intrinsics[keep], test.names[:max_test]
+        )
     return dataset.train.to(device), test.to(device)
 
 
@@ -242,8 +249,9 @@ def optimise(
     return trainer, curve
 
 
-def eval_schedule(steps: int, dense_until: int = 100, every_dense: int = 10,
-                  every: int = 25) -> list[int]:
+def eval_schedule(
+    steps: int, dense_until: int = 100, every_dense: int = 10, every: int = 25
+) -> list[int]:
     """Evaluation steps: dense early (fast starts need resolution), sparser later, the end."""
     out = set(range(0, min(dense_until, steps) + 1, every_dense))
     out |= set(range(dense_until, steps + 1, every))

@@ -41,6 +41,7 @@ class OptimConfig(BaseModel):
     grad_clip: float | None = 1.0
     checkpoint_every: int = Field(500, ge=1)
     log_every: int = Field(10, ge=1)
+    max_seconds: float | None = Field(None, gt=0, description="stop (and save) after this long")
 
 
 def lr_factor(cfg: OptimConfig, step: int, total: int) -> float:
@@ -70,7 +71,8 @@ class Trainer:
 
     In a distributed run every rank owns a Trainer: `is_main` is False on all but rank 0
     (no checkpoints, no progress bar) and `reduce_metrics` averages the logged numbers over
-    ranks (a collective, called on every rank at the same steps).
+    ranks (a collective, called on every rank at the same steps); `any_rank` (a collective
+    too) makes all ranks stop at the same step when one runs out of `max_seconds`.
     """
 
     def __init__(
@@ -84,11 +86,12 @@ class Trainer:
         show_progress: bool = True,
         is_main: bool = True,
         reduce_metrics: ReduceFn | None = None,
+        any_rank: Callable[[bool], bool] | None = None,
     ) -> None:
         self.model, self.cfg, self.total_steps = model, cfg, total_steps
         self.run_dir, self.description = run_dir, description
         self.show_progress = show_progress and is_main
-        self.is_main, self.reduce_metrics = is_main, reduce_metrics
+        self.is_main, self.reduce_metrics, self.any_rank = is_main, reduce_metrics, any_rank
         self.optimizer = torch.optim.Adam(list(param_groups), betas=cfg.betas, eps=cfg.eps)
         for group in self.optimizer.param_groups:
             group["base_lr"] = group["lr"]
@@ -180,6 +183,14 @@ class Trainer:
         self.history.append(rec)
         return (self.step - since[1]) / max(time.perf_counter() - since[0], 1e-9)
 
+    def _out_of_time(self, t_start: float) -> bool:
+        """True once this call of run() has used its `max_seconds` (resume continues)."""
+        limit = self.cfg.max_seconds
+        if limit is None:
+            return False
+        over = time.perf_counter() - t_start >= limit
+        return self.any_rank(over) if self.any_rank is not None else over
+
     def run(self, step_fn: StepFn) -> list[dict[str, float]]:
         """Train until `total_steps`; Ctrl-C saves a checkpoint before re-raising."""
         self.model.train()
@@ -190,7 +201,7 @@ class Trainer:
         since = (t_start, self.step)
         try:
             with progress if self.show_progress else contextlib.nullcontext():
-                while self.step < self.total_steps:
+                while self.step < self.total_steps and not self._out_of_time(t_start):
                     out = self._one_step(step_fn)
                     if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
                         rate = self._record(out, since)

@@ -1,0 +1,82 @@
+"""Train (or continue) the built-in student and export its fp16 copy for the package.
+
+Distills the procedural `all_train` pack (100 scenes, exact analytic teachers) into a compact
+student, in time-boxed chunks that resume from the last checkpoint, so it fits GPU leases:
+
+    python benchmarks/train_builtin_student.py --iters 12000 --max-minutes 8 --export out/student
+    python benchmarks/train_builtin_student.py --iters 12000 --max-minutes 8 --resume ...
+
+The exported folder is an ordinary artifact (fp16 weights, manifest naming the fp32 parent)
+that is copied to hyperfields_cli/assets/student/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import torch
+
+from hyperfields_cli.artifacts import ArtifactStore
+from hyperfields_cli.config import DistillConfig
+from hyperfields_cli.hypernet.model import HyperFieldsModel
+from hyperfields_cli.train.distill import distill
+from hyperfields_cli.train.steps import RayConfig
+from hyperfields_cli.train.trainer import OptimConfig
+
+HERE = Path(__file__).resolve().parent
+
+
+def export_fp16(store: ArtifactStore, ref: str, dest: Path) -> Path:
+    """Save an fp16 copy of student `ref` as `builtin-fp16` and copy its folder to `dest`."""
+    parent = store.resolve(ref)
+    model = HyperFieldsModel.from_pretrained(parent.path)
+    m = parent.manifest
+    notes = (f"fp16 copy of {parent.ref} (sha256 {parent.sha256[:12]}); distilled from the "
+             f"procedural all_train pack: {m.metrics.get('steps')} steps, "
+             f"{m.metrics.get('train_seconds')} s on {m.metrics.get('device')}")
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder, dtype=torch.float16)
+        sample = parent.path / "samples" / "validation.png"
+        if sample.is_file():
+            (folder / "samples").mkdir()
+            shutil.copy(sample, folder / "samples" / "validation.png")
+
+    art = store.save("student", "builtin", write, prompts=m.prompts, text_encoder=m.text_encoder,
+                     architecture=m.architecture, parents=[parent], command=m.command,
+                     config=m.config, metrics=m.metrics, notes=notes)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(art.path, dest)
+    return dest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--iters", type=int, default=12000)
+    ap.add_argument("--max-minutes", type=float, default=None)
+    ap.add_argument("--meta-batch", type=int, default=4)
+    ap.add_argument("--rays", type=int, default=4096)
+    ap.add_argument("--samples", type=int, default=96)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--init-from", default=None, help="student folder/ref to continue from")
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--export", type=Path, default=None)
+    args = ap.parse_args()
+    optim = OptimConfig(lr=5e-4, grid_lr=1e-2, warmup_steps=args.warmup, checkpoint_every=500,
+                        log_every=50,
+                        max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+    cfg = DistillConfig(teachers=HERE / "builtin_teachers.toml", name="builtin-fp32",
+                        iters=args.iters, meta_batch=args.meta_batch, optim=optim,
+                        rays=RayConfig(rays_per_step=args.rays, num_samples=args.samples),
+                        resume=args.resume, init_from=args.init_from)
+    art = distill(cfg)
+    print(f"saved {art.ref}: {art.manifest.metrics.get('psnr_vs_teacher_mean')} dB vs teachers")
+    if args.export is not None:
+        print("exported", export_fp16(ArtifactStore(), art.ref, args.export))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""`hyperfields finetune` from the command line: writes the NeRF, renders, fails clearly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+from _train_tiny import tiny_model  # noqa: E402
+
+from hyperfields_cli.artifacts import ArtifactStore  # noqa: E402
+from hyperfields_cli.cli import main  # noqa: E402
+from hyperfields_cli.hypernet.model import HyperFieldsModel  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def student(hyperfields_home: Path) -> str:
+    torch.manual_seed(0)
+    model = HyperFieldsModel(tiny_model())
+    art = ArtifactStore().save(
+        "student",
+        "tiny",
+        model.save_pretrained,
+        prompts=["a red bowl"],
+        text_encoder=model.config.text_encoder,
+        architecture=model.config,
+    )
+    return art.ref
+
+
+def _run(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return int(exc.value.code)
+
+
+SMALL = ["--steps", "3", "--rays-per-step", "64", "--samples", "16", "--eval-size", "12",
+         "--res", "16", "--frames", "2", "--device", "cpu"]  # fmt: skip
+
+
+def test_finetune_cli_writes_nerf(student: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    out = tmp_path / "out"
+    args = ["finetune", "a gold blender", "--student", student, "--out", str(out), *SMALL]
+    code = _run([*args, "--mesh", "ply", "--mesh-res", "32", "--video", "gif"])
+    assert code == 0, capsys.readouterr()
+    printed = capsys.readouterr().out
+    assert "saved nerf" in printed and "gold-blender@v1" in printed
+    folder = out / "a_gold_blender"
+    assert {p.name for p in folder.iterdir()} >= {"sheet.png", "turntable.gif", "mesh.ply"}
+    art = ArtifactStore().resolve("gold-blender")
+    assert art.kind == "nerf" and art.manifest.parents[0].ref == student
+    cfg = art.manifest.config
+    assert cfg["rays"]["rays_per_step"] == 64 and cfg["rays"]["num_samples"] == 16
+
+    assert _run([*args, "--from-scratch", "--name", "base", "--mesh", "none"]) == 0
+    assert ArtifactStore().resolve("base").manifest.metrics["init"] == "scratch"
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["a cozy cabin", "--guidance", "synthetic"], "does not name a procedural scene"),
+        (["a gold blender", "--guidance", "views"], "needs --views"),
+        (["a gold blender", "--guidance", "paint"], "guidance"),
+        (["a gold blender", "--optimise", "everything"], "optimise"),
+        (["a gold blender", "--student", "nobody@v1"], "no artifact named"),
+    ],
+)
+def test_finetune_cli_errors(
+    student: str,
+    tmp_path: Path,
+    capsys,
+    extra: list[str],
+    message: str,  # noqa: ANN001
+) -> None:
+    args = ["finetune", *extra, "--out", str(tmp_path / "o"), *SMALL]
+    if "--student" not in extra:
+        args += ["--student", student]
+    code = _run(args)
+    err = capsys.readouterr().err
+    assert code in (1, 2) and message in err, err
+    assert "Traceback" not in err
+
+
+def test_finetune_help(capsys) -> None:  # noqa: ANN001
+    assert _run(["finetune", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Example: hyperfields finetune" in text and "--from-scratch" in text
