@@ -66,13 +66,16 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--grid-lr", type=float, default=FINETUNE_OPTIM.grid_lr)
     ap.add_argument("--warmup", type=int, default=FINETUNE_OPTIM.warmup_steps)
     ap.add_argument("--modes", nargs="+", default=["weights"], choices=["weights", "hypernet"])
-    ap.add_argument("--max-minutes", type=float, default=None, help="skip prompts past this")
+    ap.add_argument(
+        "--max-minutes", type=float, help="skip prompts past this (default 6; quick: none)"
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--figure", type=Path)
     a = ap.parse_args()
     q = a.quick
     a.budget = a.budget or (60 if q else 600)
+    a.max_minutes = a.max_minutes or (None if q else 6.0)
     a.small_budget = a.small_budget or max(1, a.budget // 6)
     a.rays_per_step = a.rays_per_step or (256 if q else 2048)
     a.samples = a.samples or (32 if q else 64)
@@ -120,6 +123,7 @@ def run_prompt(student, prompt, spec, a, device, schedule, optim, rays) -> dict:
     for label, init, mode in [("scratch", "scratch", "weights")] + [
         (f"student_{m}", "student", m) for m in a.modes
     ]:
+        torch.manual_seed(a.seed)  # the samples' jitter: every start sees the same stream
         start = make_start(student, text, init, mode, a.seed)
         step = synthetic_step(start, spec, rays, device, a.seed)
         _, curves[label] = optimise(
@@ -311,6 +315,16 @@ def main() -> None:
         "weights",
     )
     optimise(warm, synthetic_step(warm, spec, rays, device), optim, 5, show_progress=False)
+    _, timed = optimise(
+        warm, synthetic_step(warm, spec, rays, device), optim, 20, None, show_progress=False
+    )
+    rate = 20 / max(timed.train_seconds, 1e-9)
+    runs = len(prompts) * (1 + len(a.modes))
+    print(
+        f"{rate:.1f} steps/s -> about {runs * a.budget / rate / 60:.1f} min of training "
+        f"(+ evaluations) for {runs} runs",
+        flush=True,
+    )
     rows, per_prompt = [], None
     for i, (text, spec, split) in enumerate(prompts):
         elapsed = time.perf_counter() - t_all

@@ -24,7 +24,7 @@ from hyperfields_cli.render.cameras import turntable_cameras
 from hyperfields_cli.render.renderer import render_image
 from hyperfields_cli.text.cache import encode_prompts
 
-PROMPTS = ["yarn pot", "a gold blender", "a red bowl", "a chair made of marble"]
+PROMPTS = ["yarn pot", "a gold blender", "a blue bowl", "a pot made of yarn"]
 
 
 def timed(fn, device: torch.device, repeats: int) -> tuple[float, object]:  # noqa: ANN001

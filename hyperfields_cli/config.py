@@ -109,10 +109,10 @@ class GenerateConfig(BaseModel):
     student: str | None = Field(None, description="store ref or folder; default: built-in")
     out: Path = Path("outputs")
     res: int | None = Field(None, ge=16, le=2048, description="default: 512 on GPU, 128 on CPU")
-    frames: int | None = Field(None, ge=1, le=1000, description="default: 60 on GPU, 24 on CPU")
+    frames: int | None = Field(None, ge=1, le=1000, description="default: 60 on GPU, 20 on CPU")
     num_samples: int | None = Field(None, ge=16, description="default: 256 on GPU, 128 on CPU")
     mesh: Literal["glb", "ply", "obj", "none"] = "glb"
-    mesh_res: int | None = Field(None, ge=32, le=512, description="default: 256 GPU, 128 CPU")
+    mesh_res: int | None = Field(None, ge=32, le=512, description="default: 256 GPU, 96 CPU")
     video: Literal["mp4", "gif", "none"] = "mp4"
     save_frames: bool = False
     fps: int = Field(30, ge=1, le=120)
@@ -132,8 +132,8 @@ class GenerateConfig(BaseModel):
         return self.model_copy(
             update={
                 "res": self.res or (512 if gpu else 128),
-                "frames": self.frames or (60 if gpu else 24),
+                "frames": self.frames or (60 if gpu else 20),
                 "num_samples": self.num_samples or (256 if gpu else 128),
-                "mesh_res": self.mesh_res or (256 if gpu else 128),
+                "mesh_res": self.mesh_res or (256 if gpu else 96),
             }
         )

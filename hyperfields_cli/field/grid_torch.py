@@ -1,7 +1,10 @@
 """Pure-torch multiresolution grid encoding: the reference every other backend must match.
 
-All levels and all 8 corners are handled in one vectorised gather, so the number of kernel
-launches does not grow with the level count (a per-level loop is launch-bound on GPUs).
+All levels and all 8 corners are handled at once, so the number of kernel launches does not
+grow with the level count (a per-level loop is launch-bound on GPUs). Corner indices and
+weights are built per axis and combined by broadcasting, and the gather + weighted sum is one
+`embedding_bag`, so no [N, L, 8, 3] or [N, L, 8, F] intermediate is ever materialised: that
+keeps the CPU path (the default without CUDA) memory-bound instead of allocation-bound.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from torch import Tensor
 # Spatial hash primes (Teschner et al.; as in Instant-NGP). The first is 1 for cache locality.
 PRIMES = (1, 2654435761, 805459861)
 
-_CORNERS = torch.tensor(
-    [[(c >> 0) & 1, (c >> 1) & 1, (c >> 2) & 1] for c in range(8)], dtype=torch.int64
-)  # [8, 3]
+
+def _pairs(lo: Tensor, frac: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-axis corner coordinates [N, L, 2] (lo, lo+1) and their weights (1-f, f)."""
+    return torch.stack([lo, lo + 1], dim=-1), torch.stack([1.0 - frac, frac], dim=-1)
 
 
 def corner_indices(
@@ -24,24 +28,31 @@ def corner_indices(
 
     x [N, 3] in [0, 1]; resolutions [L] int64 cells per axis; offsets [L+1] row starts;
     hashed [L] bool (level stored in a hash table of `table_size` rows instead of densely).
-    Returns idx [N, L, 8] int64 and w [N, L, 8].
+    Returns idx [N, L, 8] int64 and w [N, L, 8]; corner c = x-bit + 2 y-bit + 4 z-bit.
     """
     res = resolutions.to(x.device)
     pos = x[:, None, :] * res[None, :, None].to(x.dtype)  # [N, L, 3]
-    base = pos.floor().clamp_(min=0)
-    base = torch.minimum(base, (res - 1)[None, :, None].to(x.dtype))
+    base = torch.minimum(pos.floor().clamp_(min=0), (res - 1)[None, :, None].to(x.dtype))
     frac = pos - base  # [N, L, 3] in [0, 1]
-    corners = _CORNERS.to(x.device)  # [8, 3]
-    ijk = base.long()[:, :, None, :] + corners[None, None]  # [N, L, 8, 3]
-    side = (res + 1)[None, :, None]  # vertices per axis [1, L, 1]
-    dense = ijk[..., 0] + side * (ijk[..., 1] + side * ijk[..., 2])
-    hashed_idx = (ijk[..., 0] * PRIMES[0]) ^ (ijk[..., 1] * PRIMES[1]) ^ (ijk[..., 2] * PRIMES[2])
-    hashed_idx = hashed_idx & (table_size - 1)
-    local = torch.where(hashed.to(x.device)[None, :, None], hashed_idx, dense)
-    idx = local + offsets.to(x.device)[None, :-1, None]
-    cf = corners.to(x.dtype)
-    w = torch.where(cf[None, None] > 0, frac[:, :, None, :], 1.0 - frac[:, :, None, :]).prod(-1)
-    return idx, w
+    lo = base.long()
+    (ix, wx), (iy, wy), (iz, wz) = (_pairs(lo[..., a], frac[..., a]) for a in range(3))
+    hashed = hashed.to(x.device)
+    local = torch.empty(*lo.shape[:2], 2, 2, 2, dtype=torch.int64, device=x.device)
+    dense_l = (~hashed).nonzero().squeeze(1)  # levels stored densely / in the hash table
+    hash_l = hashed.nonzero().squeeze(1)
+    if dense_l.numel():  # x + side * (y + side * z)
+        side = (res[dense_l] + 1)[None, :, None]  # [1, Ld, 1]
+        dx, dy, dz = ix[:, dense_l], iy[:, dense_l] * side, iz[:, dense_l] * side * side
+        local[:, dense_l] = (dx[:, :, None, None, :] + dy[:, :, None, :, None]
+                             + dz[:, :, :, None, None])
+    if hash_l.numel():  # (x * p0) ^ (y * p1) ^ (z * p2) mod T
+        hx, hy, hz = (ix[:, hash_l] * PRIMES[0], iy[:, hash_l] * PRIMES[1],
+                      iz[:, hash_l] * PRIMES[2])
+        local[:, hash_l] = (hx[:, :, None, None, :] ^ hy[:, :, None, :, None]
+                            ^ hz[:, :, :, None, None]) & (table_size - 1)
+    idx = local.reshape(*local.shape[:2], 8) + offsets.to(x.device)[None, :-1, None]
+    w = wz[:, :, :, None, None] * wy[:, :, None, :, None] * wx[:, :, None, None, :]
+    return idx, w.reshape(*w.shape[:2], 8)
 
 
 def grid_encode_torch(
@@ -49,6 +60,9 @@ def grid_encode_torch(
 ) -> Tensor:
     """x [N, 3] in [0, 1], table [rows, F] -> features [N, L * F] (level-major)."""
     idx, w = corner_indices(x, resolutions, offsets, hashed, table_size)
-    feats = table[idx]  # [N, L, 8, F]
-    out = (feats * w[..., None].to(table.dtype)).sum(dim=2)  # [N, L, F]
-    return out.reshape(x.shape[0], -1)
+    n, levels = idx.shape[:2]
+    weights = w.reshape(n * levels, 8).to(table.dtype)
+    out = torch.nn.functional.embedding_bag(
+        idx.reshape(n * levels, 8), table, per_sample_weights=weights, mode="sum"
+    )  # [N * L, F]
+    return out.reshape(n, levels * table.shape[1])
