@@ -44,7 +44,7 @@ def sizes(quick: bool) -> dict[str, Any]:
     """Model / rays / optimiser: the defaults on GPU, tiny ones for the CPU logic check."""
     optim = dict(log_every=1, checkpoint_every=100_000)
     if not quick:
-        return {"optim": {**DistillConfig().optim.model_dump(), **optim}}
+        return {"optim": {**DistillConfig.model_fields["optim"].default.model_dump(), **optim}}
     model = HyperFieldsConfig(
         hypernet=HyperNetConfig(
             dim=32, depth=1, heads=4, ffn_mult=2.0, head_hidden=32, modulation_rank=4
