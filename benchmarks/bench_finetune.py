@@ -12,10 +12,13 @@ PSNR-vs-step figure (median over the ood prompts, 25-75% band) to --figure.
 
 `--modes weights hypernet` adds the paper's variant (the whole hypernetwork optimised on the
 one prompt, baked at the end) as a second student-start column, against the same baseline.
+`--grid-scale s` multiplies the student's grid table by s: the field is unchanged (features
+are L2-normalised per point) but the grid becomes more plastic (see train/finetune.py).
 
     python benchmarks/bench_finetune.py --student NAME@vN --out finetune.json \
         --figure docs/finetune_speedup.png                          # GPU, ~5 min on an H100
     python benchmarks/bench_finetune.py --device cpu --quick --student PATH   # logic check
+    python benchmarks/bench_finetune.py --replot finetune.json --figure F.png   # no training
 """
 
 from __future__ import annotations
@@ -53,18 +56,19 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--student", default="builtin", help="NAME@vN, a folder, or builtin")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--quick", action="store_true", help="tiny sizes for a CPU logic check")
-    ap.add_argument("--zero-shot", type=int, default=3, help="zero_shot prompts to add")
-    ap.add_argument("--ood", type=int, default=None, help="only the first N ood prompts")
+    ap.add_argument("--zero-shot", type=int, help="zero_shot prompts to add (3; quick 1)")
+    ap.add_argument("--ood", type=int, help="only the first N ood prompts (quick: 2)")
     ap.add_argument("--budget", type=int, help="steps per run (default 600; quick 60)")
     ap.add_argument("--small-budget", type=int, help="steps for the fixed-budget column")
     ap.add_argument("--rays-per-step", type=int)
     ap.add_argument("--samples", type=int, help="samples per ray in training")
-    ap.add_argument("--eval-views", type=int, default=4)
+    ap.add_argument("--eval-views", type=int, help="held-out views (4; quick 2)")
     ap.add_argument("--eval-size", type=int)
     ap.add_argument("--eval-samples", type=int)
     ap.add_argument("--lr", type=float, default=FINETUNE_OPTIM.lr)
     ap.add_argument("--grid-lr", type=float, default=FINETUNE_OPTIM.grid_lr)
     ap.add_argument("--warmup", type=int, default=FINETUNE_OPTIM.warmup_steps)
+    ap.add_argument("--grid-scale", type=float, default=1.0, help="student table x this")
     ap.add_argument("--modes", nargs="+", default=["weights"], choices=["weights", "hypernet"])
     ap.add_argument(
         "--max-minutes", type=float, help="skip prompts past this (default 6; quick: none)"
@@ -72,6 +76,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--figure", type=Path)
+    ap.add_argument("--replot", type=Path, help="redraw figure + table from a --out JSON")
     a = ap.parse_args()
     q = a.quick
     a.budget = a.budget or (60 if q else 600)
@@ -81,10 +86,9 @@ def parse_args() -> argparse.Namespace:
     a.samples = a.samples or (32 if q else 64)
     a.eval_size = a.eval_size or (24 if q else 96)
     a.eval_samples = a.eval_samples or (48 if q else 128)
-    if q:
-        a.eval_views = min(a.eval_views, 2)
-        a.zero_shot = min(a.zero_shot, 1)
-        a.ood = a.ood or 2
+    a.eval_views = a.eval_views or (2 if q else 4)
+    a.zero_shot = a.zero_shot if a.zero_shot is not None else (1 if q else 3)
+    a.ood = a.ood or (2 if q else None)
     return a
 
 
@@ -124,7 +128,7 @@ def run_prompt(student, prompt, spec, a, device, schedule, optim, rays) -> dict:
         (f"student_{m}", "student", m) for m in a.modes
     ]:
         torch.manual_seed(a.seed)  # the samples' jitter: every start sees the same stream
-        start = make_start(student, text, init, mode, a.seed)
+        start = make_start(student, text, init, mode, a.seed, a.grid_scale)
         step = synthetic_step(start, spec, rays, device, a.seed)
         _, curves[label] = optimise(
             start, step, optim, a.budget, evaluate, schedule, show_progress=False
@@ -139,6 +143,8 @@ def run_prompt(student, prompt, spec, a, device, schedule, optim, rays) -> dict:
             "steps_to_threshold": steps_to,
             "speedup": None if label == "scratch" else speedup(base_steps, steps_to),
             "psnr_init": c.points[0][1],
+            # how many scratch steps the start is worth: scratch's first step at its PSNR
+            "start_worth_scratch_steps": base.first_step_reaching(c.points[0][1]),
             "psnr_small_budget": at_step(c, a.small_budget),
             "psnr_final": c.points[-1][1],
             "train_seconds": c.train_seconds,
@@ -165,7 +171,7 @@ def markdown(result: dict) -> str:
     k = a["small_budget"]
     head = ["prompt", "split", "zero-shot dB", "threshold dB", "scratch steps"]
     for lab in labels:
-        head += [f"{lab} steps", f"{lab} speed-up"]
+        head += [f"{lab} steps", f"{lab} speed-up", f"{lab} start = scratch step"]
     head += [f"scratch @{k}"] + [f"{lab} @{k}" for lab in labels]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -178,7 +184,12 @@ def markdown(result: dict) -> str:
             str(runs["scratch"]["steps_to_threshold"]),
         ]
         for lab in labels:
-            cells += [str(runs[lab]["steps_to_threshold"]), fmt_speed(runs[lab]["speedup"])]
+            run = runs[lab]
+            cells += [
+                str(run["steps_to_threshold"]),
+                fmt_speed(run["speedup"]),
+                str(run.get("start_worth_scratch_steps", "-")),
+            ]
         cells += [f"{runs['scratch']['psnr_small_budget']:.2f}"]
         cells += [f"{runs[lab]['psnr_small_budget']:.2f}" for lab in labels]
         lines.append("| " + " | ".join(cells) + " |")
@@ -187,14 +198,13 @@ def markdown(result: dict) -> str:
         sub = [r for r in rows if r["split"] == split]
         if not sub:
             continue
+        med_k = {x: statistics.median(r["runs"][x]["psnr_small_budget"] for r in sub)
+                 for x in ["scratch", *labels]}  # fmt: skip
         for lab in labels:
-            med = median_speedup(sub, lab)
             lines.append(
-                f"- {split} ({len(sub)} prompts), {lab}: median speed-up {fmt_speed(med)}; "
-                f"median PSNR @{k}: scratch "
-                f"{statistics.median(r['runs']['scratch']['psnr_small_budget'] for r in sub):.2f}"
-                f" dB vs {statistics.median(r['runs'][lab]['psnr_small_budget'] for r in sub):.2f}"
-                " dB"
+                f"- {split} ({len(sub)} prompts), {lab}: median speed-up "
+                f"{fmt_speed(median_speedup(sub, lab))}; median PSNR @{k}: scratch "
+                f"{med_k['scratch']:.2f} dB vs {med_k[lab]:.2f} dB"
             )
     lines.append(
         f"\nBudget {a['budget']} steps, {a['rays_per_step']} rays x {a['samples']} samples per "
@@ -202,17 +212,6 @@ def markdown(result: dict) -> str:
         f"{result['student']}; {result['seconds']:.0f} s."
     )
     return "\n".join(lines)
-
-
-def jsonable(x: object) -> object:
-    """inf -> "inf" so the JSON stays standard."""
-    if isinstance(x, float) and x == float("inf"):
-        return "inf"
-    if isinstance(x, dict):
-        return {k: jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [jsonable(v) for v in x]
-    return x
 
 
 COLORS = {
@@ -268,11 +267,11 @@ def draw_figure(rows: list[dict], labels: list[str], path: Path, subtitle: str) 
         img = Image.alpha_composite(img, band)
         d = ImageDraw.Draw(img)
         d.line([xy(s, m) for s, _, m, _ in qs], fill=COLORS[lab], width=3)
-    for i, lab in enumerate(series):
-        y = mt + 14 + 22 * i
-        d.line([(ml + 400, y), (ml + 430, y)], fill=COLORS[lab], width=4)
+    for i, lab in enumerate(series):  # legend, lower right (curves rise to the upper right)
+        x, y = w - mr - 250, h - mb - 18 - 22 * (len(series) - 1 - i)
+        d.line([(x, y), (x + 30, y)], fill=COLORS[lab], width=4)
         name = "from scratch" if lab == "scratch" else f"from student ({lab[8:]})"
-        d.text((ml + 438, y), name, fill="black", font=font, anchor="lm")
+        d.text((x + 38, y), name, fill="black", font=font, anchor="lm")
     d.text(
         (w / 2, 12),
         f"held-out PSNR vs finetuning step, median over {len(sub)} prompts (band: 25-75%)",
@@ -287,8 +286,26 @@ def draw_figure(rows: list[dict], labels: list[str], path: Path, subtitle: str) 
     img.convert("RGB").save(path)
 
 
+def replot(a: argparse.Namespace) -> None:
+    """Figure and table from a saved result (e.g. a GPU run), without training."""
+    result = json.loads(a.replot.read_text(), parse_constant=float)
+    for row in result["rows"]:
+        for run in row["runs"].values():
+            run["speedup"] = float("inf") if run["speedup"] == "inf" else run["speedup"]
+    if a.figure is not None:
+        draw_figure(
+            result["rows"],
+            result["student_labels"],
+            a.figure,
+            f"{result['device']}, student {result['student']}",
+        )
+    print(markdown(result))
+
+
 def main() -> None:
     a = parse_args()
+    if a.replot is not None:
+        return replot(a)
     device = resolve_device(a.device)
     if device.type == "cpu":
         torch.set_num_threads(1 if a.quick else torch.get_num_threads())
@@ -368,7 +385,7 @@ def main() -> None:
         print(f"figure -> {a.figure}")
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps(jsonable(result), indent=2))
+        a.out.write_text(json.dumps(result, indent=2).replace("Infinity", '"inf"'))
         print(f"json -> {a.out}")
     print()
     print(markdown(result))

@@ -48,13 +48,23 @@ class Start:
 
 
 def make_start(
-    student: HyperFieldsModel, text: TextBatch, init: Init, optimise: Optimise, seed: int = 0
+    student: HyperFieldsModel,
+    text: TextBatch,
+    init: Init,
+    optimise: Optimise,
+    seed: int = 0,
+    grid_scale: float = 1.0,
 ) -> Start:
-    """Build the thing to optimise for the one prompt in `text`."""
+    """Build the thing to optimise for the one prompt in `text`.
+
+    grid_scale multiplies the student's grid table. Features are L2-normalised per point, so
+    this leaves the initial field unchanged; it only sets how far an Adam step moves them.
+    """
     device = student.device
     if optimise == "weights":
         if init == "student":
             nerf = FinetunedNeRF.from_student(student, text)
+            nerf.grid.table.data.mul_(grid_scale)
         else:
             cfg = FinetunedNeRFConfig.like(student.config)
             nerf = FinetunedNeRF.scratch(cfg, seed).to(device)
@@ -62,6 +72,7 @@ def make_start(
         return Start(nerf, nerf.field, lambda: copy.deepcopy(nerf), nerf.field)
     if init == "student":
         model = copy.deepcopy(student)
+        model.grid.table.data.mul_(grid_scale)
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
