@@ -9,11 +9,10 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
-from _train_tiny import tiny_model  # noqa: E402
+from _train_tiny import save_tiny_student  # noqa: E402
 
 from hyperfields_cli.artifacts import ArtifactStore  # noqa: E402
 from hyperfields_cli.cli import main  # noqa: E402
-from hyperfields_cli.hypernet.model import HyperFieldsModel  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -26,17 +25,7 @@ def _one_thread():
 
 @pytest.fixture
 def student(hyperfields_home: Path) -> str:
-    torch.manual_seed(0)
-    model = HyperFieldsModel(tiny_model())
-    art = ArtifactStore().save(
-        "student",
-        "tiny",
-        model.save_pretrained,
-        prompts=["a red bowl"],
-        text_encoder=model.config.text_encoder,
-        architecture=model.config,
-    )
-    return art.ref
+    return save_tiny_student()
 
 
 def _run(args: list[str]) -> int:

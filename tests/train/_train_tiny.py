@@ -48,3 +48,17 @@ attribute = "blue"
 """
 
 
+
+
+def save_tiny_student() -> str:
+    """Save an untrained tiny student in the current store ($HYPERFIELDS_HOME); its ref."""
+    import torch
+
+    from hyperfields_cli.artifacts import ArtifactStore
+    from hyperfields_cli.hypernet.model import HyperFieldsModel
+
+    torch.manual_seed(0)
+    model = HyperFieldsModel(tiny_model())
+    art = ArtifactStore().save("student", "tiny", model.save_pretrained, prompts=["a red bowl"],
+                               text_encoder=model.config.text_encoder, architecture=model.config)
+    return art.ref

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _train_tiny import tiny_model, tiny_optim, tiny_rays
+from _train_tiny import save_tiny_student, tiny_optim, tiny_rays
 
 from hyperfields_cli.artifacts import ArtifactStore
 from hyperfields_cli.errors import UsageError
@@ -34,17 +34,7 @@ PROMPT = "a gold blender"
 @pytest.fixture
 def student(hyperfields_home: Path) -> str:
     """A tiny (untrained) student in the isolated store."""
-    torch.manual_seed(0)
-    model = HyperFieldsModel(tiny_model())
-    art = ArtifactStore().save(
-        "student",
-        "tiny",
-        model.save_pretrained,
-        prompts=["a red bowl"],
-        text_encoder=model.config.text_encoder,
-        architecture=model.config,
-    )
-    return art.ref
+    return save_tiny_student()
 
 
 def _cfg(student: str, tmp_path: Path, **kw: object) -> FinetuneConfig:
