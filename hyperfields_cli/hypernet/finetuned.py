@@ -15,7 +15,7 @@ from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from hyperfields_cli.errors import IntegrityError, NotFoundError
@@ -29,8 +29,8 @@ from hyperfields_cli.hypernet.model import (
     BackgroundConfig,
     HyperFieldsConfig,
     HyperFieldsModel,
-    _atomic_write,
     load_state_strict,
+    write_pretrained,
 )
 from hyperfields_cli.text.batch import TextBatch
 from hyperfields_cli.text.encoder import DEFAULT_ENCODER
@@ -125,11 +125,8 @@ class FinetunedNeRF(nn.Module):
         """Write config.json + model.safetensors (fp32)."""
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         meta = {"format": "pt", "library": "hyperfields", "model_type": "finetuned-nerf"}
-        _atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, p, metadata=meta))
-        text = self.config.model_dump_json(indent=2) + "\n"
-        _atomic_write(folder / CONFIG_NAME, lambda p: Path(p).write_text(text))
+        write_pretrained(folder, self, self.config, meta)
         return folder
 
     @classmethod

@@ -173,17 +173,8 @@ class HyperFieldsModel(nn.Module):
         """Write config.json + model.safetensors (floats cast to `dtype`, e.g. fp16 to ship)."""
         out = Path(save_directory)
         out.mkdir(parents=True, exist_ok=True)
-        state = {
-            k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
-            .detach()
-            .cpu()
-            .contiguous()
-            for k, v in self.state_dict().items()
-        }
         meta = {"format": "pt", "library": "hyperfields", "arch": self.config.arch}
-        _atomic_write(out / WEIGHTS_NAME, lambda p: save_file(state, p, metadata=meta))
-        text = self.config.model_dump_json(indent=2) + "\n"
-        _atomic_write(out / CONFIG_NAME, lambda p: Path(p).write_text(text))
+        write_pretrained(out, self, self.config, meta, dtype)
         return out
 
     @classmethod
@@ -284,6 +275,19 @@ def _resolve_files(
             hint="check the repo id and network, or pass a local folder",
         ) from e
     return got[0], got[1]
+
+
+def write_pretrained(folder: Path, module: nn.Module, config: BaseModel, metadata: dict[str, str],
+                     dtype: torch.dtype | None = None) -> None:
+    """config.json + model.safetensors (floats cast to `dtype` if given), written atomically."""
+    state = {
+        k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+        .detach().cpu().contiguous()
+        for k, v in module.state_dict().items()
+    }
+    _atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, p, metadata=metadata))
+    text = config.model_dump_json(indent=2) + "\n"
+    _atomic_write(folder / CONFIG_NAME, lambda p: Path(p).write_text(text))
 
 
 def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
