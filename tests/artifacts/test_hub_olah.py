@@ -8,10 +8,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from _cli_run import cli
 
 from hyperfields_cli.artifacts import ArtifactStore, pull_artifact, pull_collection
 from hyperfields_cli.artifacts.git_remote import push_to_git_remote
-from hyperfields_cli.cli import main
 from hyperfields_cli.errors import NotFoundError
 
 ENC = "sentence-transformers/all-MiniLM-L6-v2"
@@ -76,13 +76,6 @@ def hub_env(olah_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sim
     monkeypatch.setenv("COLUMNS", "200")
     return SimpleNamespace(store=ArtifactStore(tmp_path / "store"), tmp=tmp_path)
 
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def test_pull_tag_into_empty_store_is_byte_identical(published, hub_env, capsys) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
-
-from hyperfields_cli.cli import main
+from _cli_run import cli, one_error
 
 
 @pytest.fixture(autouse=True)
@@ -16,19 +15,6 @@ def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
-
-def one_error(err: str) -> str:
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert "Traceback" not in err and lines and lines[0].startswith("error:"), err
-    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("hint:")), err
-    return lines[0]
 
 
 def test_list_is_the_default(capsys) -> None:

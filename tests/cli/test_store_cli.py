@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from _cli_run import cli, one_error
 
 from hyperfields_cli.artifacts import ArtifactStore
-from hyperfields_cli.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,20 +43,6 @@ def store(hyperfields_home: Path, monkeypatch: pytest.MonkeyPatch, tiny_writer) 
     return s
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
-
-
-def one_error(err: str) -> str:
-    """The error line; asserts there is no traceback and at most a hint after it."""
-    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
-    assert "Traceback" not in err and lines and lines[0].startswith("error:"), err
-    assert len(lines) == 1 or (len(lines) == 2 and lines[1].startswith("hint:")), err
-    return lines[0]
 
 
 def test_list(store: ArtifactStore, capsys) -> None:
