@@ -8,7 +8,9 @@ rotated over 4 sets of fresh random data. Modes (M points/s = N / time):
   fwd+bwd+dx  the same plus the gradient wrt the points (not for torch.compile: 2nd compile)
 Patterns: "uniform" points in the unit cube; "rays" (CUDA only) = 128 ordered samples along
 random rays, as a NeRF batch arrives (coherent: more same-row atomics at coarse levels).
-"cuda-pairs" = our kernels with backends.PAIR_ATOMICS on (one 16-byte atomic for x-adjacent rows).
+"cuda-pairs" = our kernels with backends.PAIR_ATOMICS on (one 16-byte atomic for x-adjacent rows);
+"cuda-mergeR" = pairs plus warp merging of same-cell runs on levels of resolution <= R
+(backends.MERGE_RES); "cuda" alone = the kernels as the package configures them.
 
   python benchmarks/bench_grid.py --out grid.json          # GPU (compile costs ~40 s per N)
   python benchmarks/bench_grid.py --device cpu --quick     # logic check on a CPU
@@ -45,7 +47,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--quick", action="store_true", help="small N, eager only, few repeats")
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="log2 N (16 18 20)")
-    ap.add_argument("--backends", default=None, help="eager,compile,cuda,cuda-pairs")
+    ap.add_argument("--backends", default=None, help="eager,compile,cuda,cuda-red,cuda-mergeR")
     ap.add_argument("--patterns", default="uniform,rays", help="uniform and/or rays")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     ap.add_argument("--min-ms", type=float, default=None, help="time per repeat, ms")
@@ -53,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     args = ap.parse_args()
     cpu = args.device == "cpu"
     args.sizes = args.sizes or ([8, 10] if args.quick or cpu else [16, 18, 20])
-    default_backends = "eager" if args.quick or cpu else "eager,compile,cuda,cuda-pairs"
+    default_backends = "eager" if args.quick or cpu else "eager,compile,cuda-red,cuda-pairs,cuda"
     args.backends = (args.backends or default_backends).split(",")
     args.patterns = args.patterns.split(",")
     args.repeats = args.repeats or (3 if args.quick else 7)
@@ -179,9 +181,15 @@ def encoders(names: list[str], device: torch.device) -> dict[str, Encode]:
             out[name] = grid_encode_torch
         elif name == "compile":
             out[name] = backends.compiled_grid_encode(dynamic=False)
-        elif name in ("cuda", "cuda-pairs"):
+        elif name == "cuda":
             backends.resolve("cuda", device)  # raises a clear error if it cannot build
-            out[name] = functools.partial(backends.encode_cuda, pair_atomics=name != "cuda")
+            out[name] = backends.encode_cuda
+        elif name in ("cuda-red", "cuda-pairs") or name.startswith("cuda-merge"):
+            backends.resolve("cuda", device)
+            merge = int(name.removeprefix("cuda-merge")) if "merge" in name else 0
+            out[name] = functools.partial(
+                backends.encode_cuda, pair_atomics=name != "cuda-red", merge_res=merge
+            )
         else:
             raise SystemExit(f"unknown backend {name!r}")
     return out
@@ -220,8 +228,8 @@ def main() -> None:
                 continue
             sets = make_sets(cfg, n, device, pattern, seed=log2n)
             for name, enc in encs.items():
-                if p_i > 0 and not name.startswith("cuda"):
-                    continue  # baselines on the first pattern only
+                if p_i > 0 and name == "eager":
+                    continue  # the slow reference on the first pattern only
                 row = {"backend": name, "pattern": pattern, "n": n}
                 if name != "eager":  # first call of compile / build happens here
                     t0 = time.perf_counter()
@@ -263,12 +271,14 @@ def print_table(rows: list[dict], card: str) -> None:
             f"| {r['backend']} | {r['pattern']} | 2^{int(math.log2(r['n']))} | "
             f"{' | '.join(cells)} | {r['fwd+bwd']['ms']:.3f} | {err} |"
         )
-    base = {r["n"]: r for r in rows if r["backend"] == "compile"}
+    base = {(r["n"], r["pattern"]): r for r in rows if r["backend"] == "compile"}
     for r in rows:
-        if r["backend"] == "cuda" and r["pattern"] == "uniform" and r["n"] in base:
-            speedup = base[r["n"]]["fwd+bwd"]["ms"] / r["fwd+bwd"]["ms"]
+        ref = base.get((r["n"], r["pattern"]))
+        if r["backend"].startswith("cuda") and ref is not None:
+            speedup = ref["fwd+bwd"]["ms"] / r["fwd+bwd"]["ms"]
             print(
-                f"\ncuda vs torch.compile, fwd+bwd, N=2^{int(math.log2(r['n']))}: {speedup:.2f}x",
+                f"\n{r['backend']} vs torch.compile, fwd+bwd, {r['pattern']}, "
+                f"N=2^{int(math.log2(r['n']))}: {speedup:.2f}x",
                 end="",
             )
     print()

@@ -33,9 +33,11 @@ def export_fp16(store: ArtifactStore, ref: str, dest: Path) -> Path:
     parent = store.resolve(ref)
     model = HyperFieldsModel.from_pretrained(parent.path)
     m = parent.manifest
-    notes = (f"fp16 copy of {parent.ref} (sha256 {parent.sha256[:12]}); distilled from the "
-             f"procedural all_train pack: {m.metrics.get('steps')} steps, "
-             f"{m.metrics.get('train_seconds')} s on {m.metrics.get('device')}")
+    notes = (
+        f"fp16 copy of {parent.ref} (sha256 {parent.sha256[:12]}); distilled from the "
+        f"procedural all_train pack: {m.metrics.get('steps')} steps, "
+        f"{m.metrics.get('train_seconds')} s on {m.metrics.get('device')}"
+    )
 
     def write(folder: Path) -> None:
         model.save_pretrained(folder, dtype=torch.float16)
@@ -44,9 +46,19 @@ def export_fp16(store: ArtifactStore, ref: str, dest: Path) -> Path:
             (folder / "samples").mkdir()
             shutil.copy(sample, folder / "samples" / "validation.png")
 
-    art = store.save("student", "builtin", write, prompts=m.prompts, text_encoder=m.text_encoder,
-                     architecture=m.architecture, parents=[parent], command=m.command,
-                     config=m.config, metrics=m.metrics, notes=notes)
+    art = store.save(
+        "student",
+        "builtin",
+        write,
+        prompts=m.prompts,
+        text_encoder=m.text_encoder,
+        architecture=m.architecture,
+        parents=[parent],
+        command=m.command,
+        config=m.config,
+        metrics=m.metrics,
+        notes=notes,
+    )
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(art.path, dest)
@@ -64,14 +76,32 @@ def main() -> None:
     ap.add_argument("--init-from", default=None, help="student folder/ref to continue from")
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--export", type=Path, default=None)
+    ap.add_argument(
+        "--no-paraphrase",
+        dest="paraphrase",
+        action="store_false",
+        help="train each scene on its pack prompt only (default: all its attribute's phrasings)",
+    )
     args = ap.parse_args()
-    optim = OptimConfig(lr=5e-4, grid_lr=1e-2, warmup_steps=args.warmup, checkpoint_every=500,
-                        log_every=50,
-                        max_seconds=args.max_minutes * 60 if args.max_minutes else None)
-    cfg = DistillConfig(teachers=HERE / "builtin_teachers.toml", name="builtin-fp32",
-                        iters=args.iters, meta_batch=args.meta_batch, optim=optim,
-                        rays=RayConfig(rays_per_step=args.rays, num_samples=args.samples),
-                        resume=args.resume, init_from=args.init_from)
+    optim = OptimConfig(
+        lr=5e-4,
+        grid_lr=1e-2,
+        warmup_steps=args.warmup,
+        checkpoint_every=500,
+        log_every=50,
+        max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+    )
+    cfg = DistillConfig(
+        teachers=HERE / "builtin_teachers.toml",
+        name="builtin-fp32",
+        iters=args.iters,
+        meta_batch=args.meta_batch,
+        optim=optim,
+        rays=RayConfig(rays_per_step=args.rays, num_samples=args.samples),
+        resume=args.resume,
+        init_from=args.init_from,
+        paraphrase=args.paraphrase,
+    )
     art = distill(cfg)
     print(f"saved {art.ref}: {art.manifest.metrics.get('psnr_vs_teacher_mean')} dB vs teachers")
     if args.export is not None:

@@ -114,11 +114,14 @@ std::vector<torch::Tensor> grid_backward(const torch::Tensor& grad_out_in, const
                                          const std::vector<int64_t>& resolutions,
                                          const std::vector<int64_t>& offsets,
                                          int64_t hashed_mask, int64_t table_size,
-                                         bool need_table, bool need_x, bool pair_atomics) {
+                                         bool need_table, bool need_x, bool pair_atomics,
+                                         int64_t merge_res) {
   check_points(x);
   check_table(table_in, x);
   GridParams p = make_params(x, table_in, resolutions, offsets, hashed_mask, table_size);
   p.pair_atomics = pair_atomics ? 1u : 0u;
+  TORCH_CHECK(merge_res >= 0, "grid_encode: merge_res must be >= 0");
+  p.merge_res = static_cast<uint32_t>(merge_res < (1LL << 31) ? merge_res : (1LL << 31));
   const int64_t f = table_in.size(1);
   const int64_t out_dim = static_cast<int64_t>(p.num_levels) * f;
   TORCH_CHECK(grad_out_in.device() == x.device(), "grid_encode: grad_out on wrong device");

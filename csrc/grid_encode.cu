@@ -13,6 +13,8 @@
 #include <type_traits>
 
 #include "grid_encode.h"
+#include "grid_atomics.cuh"
+#include "grid_warp.cuh"
 
 namespace hfgrid {
 namespace {
@@ -101,58 +103,11 @@ HD void store_f32(float* p, const float (&v)[F]) {
   }
 }
 
-// grad_table row += w * g: one vector atomic per row on sm_90 (float2 / float4), else scalar.
-template <int F>
-HD void atomic_add_scalars(float* row, float w, const float (&g)[F]) {
-#pragma unroll
-  for (int f = 0; f < F; ++f) {
-#ifdef __CUDA_ARCH__
-    atomicAdd(row + f, w * g[f]);
-#else
-    row[f] += w * g[f];
-#endif
-  }
-}
-
-template <int F>
-HD void atomic_add_row(float* row, float w, const float (&g)[F]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  // `red` (no return value) rather than atomicAdd's `atom`: nothing waits for the old value.
-  if constexpr (F == 2) {
-    asm volatile("red.global.add.v2.f32 [%0], {%1, %2};" ::"l"(row), "f"(w * g[0]), "f"(w * g[1])
-                 : "memory");
-  } else if constexpr (F % 4 == 0) {
-#pragma unroll
-    for (int c = 0; c < F / 4; ++c)
-      asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(row + 4 * c),
-                   "f"(w * g[4 * c]), "f"(w * g[4 * c + 1]), "f"(w * g[4 * c + 2]),
-                   "f"(w * g[4 * c + 3])
-                   : "memory");
-  } else {
-    atomic_add_scalars<F>(row, w, g);
-  }
-#else
-  atomic_add_scalars<F>(row, w, g);
-#endif
-}
-
-// Rows r (even) and r + 1 of an F = 2 table as one aligned 16-byte red.v4:
-// row r += w0 * g, row r + 1 += w1 * g.
-HD void atomic_add_pair(float* rows, float w0, float w1, const float (&g)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(rows), "f"(w0 * g[0]),
-               "f"(w0 * g[1]), "f"(w1 * g[0]), "f"(w1 * g[1])
-               : "memory");
-#else
-  atomic_add_row<2>(rows, w0, g);
-  atomic_add_row<2>(rows + 2, w1, g);
-#endif
-}
-
 // The cell of point `xp` at level `l`: table rows of its 8 corners (bit 0/1/2 of the corner
 // number = +1 along x/y/z, as in grid_torch._CORNERS) and the fractional position in it.
 struct Cell {
   uint32_t row[8];
+  uint32_t base[3];  // integer cell coordinates (identify the cell on hashed levels too)
   float frac[3];
   float res;
 };
@@ -160,7 +115,7 @@ struct Cell {
 HD void locate(const float* xp, const GridParams& p, uint32_t l, Cell& c) {
   const uint32_t res = p.resolution[l];
   c.res = static_cast<float>(res);
-  uint32_t base[3];
+  uint32_t(&base)[3] = c.base;
 #pragma unroll
   for (int d = 0; d < 3; ++d) {
     const float pos = mul_rn(xp[d], c.res);
@@ -231,64 +186,68 @@ HD void forward_thread(uint32_t i, uint32_t group, const float* x, const T* tabl
   store_f32<F>(out + (t.n * p.num_levels + t.l) * F, acc);
 }
 
+// d(loss)/dx of one lane: trilinear weight derivatives against <grad_out, corner row>.
+template <int F, typename T>
+HD void grad_x_thread(const Cell& c, const T* table, const float (&g)[F], float (&dx)[3]) {
+  float v[8][F];
+#pragma unroll
+  for (int k = 0; k < 8; ++k) load_row<F>(table + static_cast<size_t>(c.row[k]) * F, v[k]);
+  const float w0[3] = {1.0f - c.frac[0], 1.0f - c.frac[1], 1.0f - c.frac[2]};
+#pragma unroll
+  for (int k = 0; k < 8; ++k) {
+    float s = 0.0f;  // <grad_out, table row of corner k>
+#pragma unroll
+    for (int f = 0; f < F; ++f) s = fmaf(g[f], v[k][f], s);
+    const float wx = (k & 1) ? c.frac[0] : w0[0];
+    const float wy = (k & 2) ? c.frac[1] : w0[1];
+    const float wz = (k & 4) ? c.frac[2] : w0[2];
+    // d w_k / d frac_d = +-(product of the other two factors)
+    dx[0] += ((k & 1) ? s : -s) * wy * wz;
+    dx[1] += ((k & 2) ? s : -s) * wx * wz;
+    dx[2] += ((k & 4) ? s : -s) * wx * wy;
+  }
+  // d frac / d x = res (floor and clamp carry no gradient, as in torch)
+#pragma unroll
+  for (int d = 0; d < 3; ++d) dx[d] *= c.res;
+}
+
 // Accumulates this lane's share of grad_table and returns its d(loss)/dx contribution in dx.
+// All 32 lanes of a warp must call it (warp merging and the dx sum use shuffles).
 template <int F, typename T, bool kTable, bool kX>
-HD void backward_thread(uint32_t i, uint32_t group, const float* x, const T* table,
-                        const float* grad_out, const GridParams& p, float* grad_table,
-                        float (&dx)[3]) {
+__device__ __forceinline__ void backward_lane(uint32_t i, uint32_t group, const float* x,
+                                              const T* table, const float* grad_out,
+                                              const GridParams& p, float* grad_table,
+                                              float (&dx)[3]) {
   dx[0] = dx[1] = dx[2] = 0.0f;
   const Lane t = lane_of(i, group, p);
-  if (!t.valid) return;
   Cell c;
-  locate(x + 3 * t.n, p, t.l, c);
   float g[F];
-  load_f32<F>(grad_out + (t.n * p.num_levels + t.l) * F, g);
-  if constexpr (kTable) {
-    bool done = false;
-    if constexpr (F == 2) {
-      if (p.pair_atomics) {  // corners k, k+1 differ in x only: often rows r, r+1 (x prime 1)
-#pragma unroll
-        for (int k = 0; k < 8; k += 2) {
-          const uint32_t r = c.row[k];
-          float* dst = grad_table + static_cast<size_t>(r) * 2;
-          const float w0 = corner_weight(c, k), w1 = corner_weight(c, k + 1);
-          if ((r & 1u) == 0u && c.row[k + 1] == r + 1u) {
-            atomic_add_pair(dst, w0, w1, g);
-          } else {
-            atomic_add_row<2>(dst, w0, g);
-            atomic_add_row<2>(grad_table + static_cast<size_t>(c.row[k + 1]) * 2, w1, g);
-          }
-        }
-        done = true;
-      }
-    }
-    if (!done) {
-#pragma unroll
-      for (int k = 0; k < 8; ++k)
-        atomic_add_row<F>(grad_table + static_cast<size_t>(c.row[k]) * F, corner_weight(c, k), g);
-    }
+  if (t.valid) {
+    locate(x + 3 * t.n, p, t.l, c);
+    load_f32<F>(grad_out + (t.n * p.num_levels + t.l) * F, g);
   }
-  if constexpr (kX) {
+  if constexpr (kTable) {
     float v[8][F];
 #pragma unroll
-    for (int k = 0; k < 8; ++k) load_row<F>(table + static_cast<size_t>(c.row[k]) * F, v[k]);
-    const float w0[3] = {1.0f - c.frac[0], 1.0f - c.frac[1], 1.0f - c.frac[2]};
-#pragma unroll
     for (int k = 0; k < 8; ++k) {
-      float s = 0.0f;  // <grad_out, table row of corner k>
+      const float w = t.valid ? corner_weight(c, k) : 0.0f;
 #pragma unroll
-      for (int f = 0; f < F; ++f) s = fmaf(g[f], v[k][f], s);
-      const float wx = (k & 1) ? c.frac[0] : w0[0];
-      const float wy = (k & 2) ? c.frac[1] : w0[1];
-      const float wz = (k & 4) ? c.frac[2] : w0[2];
-      // d w_k / d frac_d = +-(product of the other two factors)
-      dx[0] += ((k & 1) ? s : -s) * wy * wz;
-      dx[1] += ((k & 2) ? s : -s) * wx * wz;
-      dx[2] += ((k & 4) ? s : -s) * wx * wy;
+      for (int f = 0; f < F; ++f) v[k][f] = t.valid ? w * g[f] : 0.0f;
     }
-    // d frac / d x = res (floor and clamp carry no gradient, as in torch)
-#pragma unroll
-    for (int d = 0; d < 3; ++d) dx[d] *= c.res;
+    bool tail = true;
+    if constexpr (F <= 2) {
+      // Block-uniform test: a group's first level is its coarsest.
+      if (p.merge_res != 0u && p.resolution[group << p.group_log2] <= p.merge_res) {
+        const uint32_t lane = threadIdx.x & 31u;
+        const bool merges = t.valid && p.resolution[t.l] <= p.merge_res;
+        const uint64_t key = merges ? cell_key(c.base) : unique_key(lane);
+        tail = merge_runs<8, F>(v, key, 1u << p.group_log2);
+      }
+    }
+    if (t.valid && tail) scatter_corners<F>(grad_table, c.row, v, p.pair_atomics != 0u);
+  }
+  if constexpr (kX) {
+    if (t.valid) grad_x_thread<F, T>(c, table, g, dx);
   }
 }
 
@@ -306,7 +265,7 @@ __global__ void __launch_bounds__(kThreads)
                     float* __restrict__ grad_x_partial, const GridParams p) {
   const uint32_t i = blockIdx.x * kThreads + threadIdx.x;
   float dx[3];
-  backward_thread<F, T, kTable, kX>(i, blockIdx.y, x, table, grad_out, p, grad_table, dx);
+  backward_lane<F, T, kTable, kX>(i, blockIdx.y, x, table, grad_out, p, grad_table, dx);
   if constexpr (kX) {
     // Sum over the 2^g adjacent lanes of one point (all 32 lanes reach here: no early exit).
     for (uint32_t s = 1; s < (1u << p.group_log2); s <<= 1) {

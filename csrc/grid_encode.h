@@ -18,6 +18,8 @@ struct GridParams {
   uint32_t hash_mask;               // table_size - 1 (table_size is a power of two)
   uint32_t group_log2;              // log2(levels handled by consecutive lanes of one point)
   uint32_t pair_atomics;            // backward, F = 2: merge x-adjacent rows into one red.v4
+  uint32_t merge_res;               // backward, F <= 2: warp-merge same-cell points on levels
+                                    // with resolution <= merge_res (0 = off); see grid_warp.cuh
   uint32_t resolution[kMaxLevels];  // cells per axis of level l
   uint32_t offset[kMaxLevels];      // first table row of level l
 };

@@ -100,6 +100,15 @@ class DistillConfig(BaseModel):
     init_from: str | None = Field(
         None, description="student ref or folder whose weights (and architecture) start training"
     )
+    paraphrase: bool = Field(
+        True,
+        description=(
+            "for procedural-pack teachers, each step draws one of the attribute's natural "
+            "phrasings (SceneSpec.phrase(v) for every v, deduplicated, the pack's own text "
+            "included) as the scene's prompt, so the hypernetwork learns the attribute words "
+            "rather than one sentence; teachers loaded from artifacts keep their prompts"
+        ),
+    )
 
 
 class GenerateConfig(BaseModel):

@@ -80,6 +80,11 @@ def distill(
     seed: int = typer.Option(0),
     resume: bool = typer.Option(False, help="continue the last run of this name"),
     gpus: int = typer.Option(1, min=1, help="data-parallel over this many GPUs (torchrun)"),
+    paraphrase: bool = typer.Option(
+        True,
+        "--paraphrase/--no-paraphrase",
+        help="train procedural-pack scenes on all their attribute's phrasings, not one prompt",
+    ),
 ) -> None:
     """Distill many teachers into one student hypernetwork.
 
@@ -101,6 +106,7 @@ def distill(
         seed=seed,
         resume=resume,
         gpus=gpus,
+        paraphrase=paraphrase,
     )
     art = run_distill(cfg)
     if art is not None:  # None on torchrun ranks other than 0

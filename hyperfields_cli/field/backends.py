@@ -41,6 +41,11 @@ _build: dict[str, Any] = {}  # "module" or "error", set once per process
 # of two 8-byte ones; benchmarks/bench_grid.py ("cuda-pairs") measured it faster, so it is on.
 PAIR_ATOMICS = True  # measured faster on H200 (bench_grid: 574 vs 507 M points/s at 2^20)
 
+# Backward tuning knob (F <= 2): on levels with resolution <= MERGE_RES, consecutive points
+# that share a cell (samples along one ray) sum their contributions in the warp and add them
+# with one set of atomics (csrc/grid_warp.cuh); 0 turns it off.
+MERGE_RES = 0
+
 
 def cuda_extension() -> ModuleType | None:
     """The compiled kernels, or None when they cannot be built here (reason: `build_error()`)."""
@@ -158,7 +163,13 @@ class GridEncodeCUDA(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any, x: Tensor, table: Tensor, layout: HostLayout, table_size: int, pairs: bool
+        ctx: Any,
+        x: Tensor,
+        table: Tensor,
+        layout: HostLayout,
+        table_size: int,
+        pairs: bool,
+        merge_res: int,
     ) -> Tensor:
         ext = cuda_extension()
         assert ext is not None, "resolve() must succeed before encode()"
@@ -166,7 +177,7 @@ class GridEncodeCUDA(torch.autograd.Function):
             x, table, list(layout.resolutions), list(layout.offsets), layout.hashed_mask, table_size
         )
         ctx.save_for_backward(x, table)
-        ctx.layout, ctx.table_size, ctx.pairs = layout, table_size, pairs
+        ctx.layout, ctx.table_size, ctx.pairs, ctx.merge_res = layout, table_size, pairs, merge_res
         return out
 
     @staticmethod
@@ -180,19 +191,19 @@ class GridEncodeCUDA(torch.autograd.Function):
         x, table = ctx.saved_tensors
         need_x, need_table = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if not (need_x or need_table):
-            return None, None, None, None, None
+            return None, None, None, None, None, None
         lay: HostLayout = ctx.layout
         grad_table, grad_x = cuda_extension().backward(
             grad_out.float().contiguous(), x, table, list(lay.resolutions), list(lay.offsets),
-            lay.hashed_mask, ctx.table_size, need_table, need_x, ctx.pairs,
+            lay.hashed_mask, ctx.table_size, need_table, need_x, ctx.pairs, ctx.merge_res,
         )  # fmt: skip
         grad_table = grad_table.to(table.dtype) if need_table else None
-        return (grad_x if need_x else None), grad_table, None, None, None
+        return (grad_x if need_x else None), grad_table, None, None, None, None
 
 
 def encode_cuda(
     x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor,
-    table_size: int, pair_atomics: bool | None = None,
+    table_size: int, pair_atomics: bool | None = None, merge_res: int | None = None,
 ) -> Tensor:  # fmt: skip
     """Our kernels; x [N, 3] in [0, 1] -> [N, L*F] fp32 (other F / dtypes: torch reference)."""
     if table.shape[1] not in CUDA_FEATURES or table.dtype not in (torch.float32, torch.float16):
@@ -203,8 +214,9 @@ def encode_cuda(
             f"grid table has {table.shape[0]} rows, the level layout needs {layout.offsets[-1]}"
         )
     pairs = PAIR_ATOMICS if pair_atomics is None else pair_atomics
+    merge = MERGE_RES if merge_res is None else merge_res
     return GridEncodeCUDA.apply(
-        x.float().contiguous(), table.contiguous(), layout, table_size, pairs
+        x.float().contiguous(), table.contiguous(), layout, table_size, pairs, merge
     )
 
 

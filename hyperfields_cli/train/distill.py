@@ -4,6 +4,11 @@ Each step draws a few scenes (paper: 2) from the union of all teachers' prompts,
 student and the scenes' teachers at the same ray samples from one random camera and
 minimises the image-space MSE (+ a small opacity entropy). Teachers are loaded once, frozen,
 in eval mode; a procedural pack serves as an exact teacher.
+
+Paraphrasing (`DistillConfig.paraphrase`): a procedural scene can be said several ways (its
+attribute's phrasings), so each step feeds the student one of them, drawn from the step's seeded
+RNG. The text batch holds the canonical prompts at rows 0..n-1 (evaluation and the artifact's
+`prompts` use those) and the extra phrasings after them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from hyperfields_cli.errors import NotFoundError, UsageError
 from hyperfields_cli.field.base import RadianceField
 from hyperfields_cli.field.stack import StackedField
 from hyperfields_cli.hypernet.model import HyperFieldsModel, load_state_strict
+from hyperfields_cli.synthetic.materials import ATTRIBUTES
 from hyperfields_cli.synthetic.packs import load_pack
 from hyperfields_cli.synthetic.scene import ProceduralScenes, SceneSpec
 from hyperfields_cli.text.batch import TextBatch
@@ -52,6 +58,8 @@ class Teacher:
     text: TextBatch | None = None
     specs: list[SceneSpec] | None = None
     artifact: Artifact | None = None
+    alternatives: list[list[str]] | None = None
+    """Per local prompt, other texts naming the same scene (pack teachers only)."""
 
     def field(self, local: list[int]) -> RadianceField:
         if self.model is not None and self.text is not None:
@@ -95,16 +103,21 @@ def load_teachers(
                     f"pack {pack.name!r} has prompts without procedural scenes",
                     "only procedural packs can serve as exact teachers",
                 )
+            specs = [p.scene for p in pack.prompts if p.scene is not None]
+            texts = [p.text for p in pack.prompts]
+            alternatives = [phrasings(sp, tx)[1:] for sp, tx in zip(specs, texts, strict=True)]
             teachers.append(
-                Teacher(
-                    f"pack:{pack.name}",
-                    [p.text for p in pack.prompts],
-                    specs=[p.scene for p in pack.prompts],
-                )
+                Teacher(f"pack:{pack.name}", texts, specs=specs, alternatives=alternatives)
             )
         else:
             raise UsageError("a [[teachers]] entry needs `ref` or `pack`")
     return teachers
+
+
+def phrasings(spec: SceneSpec, text: str) -> list[str]:
+    """`text` first, then every other phrasing of `spec` (`SceneSpec.phrase(v)`), deduplicated."""
+    n = len(ATTRIBUTES[spec.attribute].phrases)
+    return list(dict.fromkeys([text, *(spec.phrase(v) for v in range(n))]))
 
 
 def scene_index(teachers: list[Teacher]) -> list[tuple[int, int, str]]:
@@ -116,6 +129,38 @@ def scene_index(teachers: list[Teacher]) -> list[tuple[int, int, str]]:
                 seen.add(p)
                 out.append((ti, li, p))
     return out
+
+
+def prompt_variants(
+    teachers: list[Teacher], scenes: list[tuple[int, int, str]], paraphrase: bool
+) -> tuple[list[str], list[list[int]]]:
+    """All prompt texts to encode and, per scene, the rows of its texts in that list.
+
+    texts[:len(scenes)] are the scenes' canonical prompts (row j is scene j, as without
+    paraphrasing); extra phrasings follow, each once. A phrasing that is another scene's
+    canonical prompt is left out (it would teach that text two different scenes).
+    """
+    texts = [p for _, _, p in scenes]
+    rows: dict[str, int] = {p: j for j, p in enumerate(texts)}
+    variants: list[list[int]] = []
+    for j, (ti, li, _) in enumerate(scenes):
+        alts = teachers[ti].alternatives if paraphrase else None
+        mine = [j]
+        for alt in alts[li] if alts is not None else []:
+            if alt not in rows:
+                rows[alt] = len(texts)
+                texts.append(alt)
+            elif rows[alt] < len(scenes):  # another scene's canonical prompt (or this one's)
+                continue
+            if rows[alt] not in mine:
+                mine.append(rows[alt])
+        variants.append(mine)
+    return texts, variants
+
+
+def pick_variants(rng: random.Random, idx: list[int], variants: list[list[int]]) -> list[int]:
+    """One text row per chosen scene: uniform over that scene's rows, in `idx` order."""
+    return [variants[j][rng.randrange(len(variants[j]))] for j in idx]
 
 
 def teacher_field(teachers: list[Teacher], scenes: list[tuple[int, int, str]]) -> RadianceField:
@@ -174,13 +219,14 @@ def _distill(
     torch.manual_seed(cfg.seed)
     teachers = load_teachers(manifest, store, device)
     scenes = scene_index(teachers)
-    prompts = [p for _, _, p in scenes]
+    prompts = [p for _, _, p in scenes]  # canonical: rows 0..n-1 of `text`; saved as prompts
+    texts, variants = prompt_variants(teachers, scenes, cfg.paraphrase)
     model_cfg = cfg.model.model_copy(update={"arch": cfg.arch})
     init_state = None
     if cfg.init_from is not None:  # continue from a student: its architecture and weights
         model_cfg, init_state = init_source(cfg.init_from, store)
     with ctx.main_first():  # rank 0 fills the text cache once, the others read it
-        model, text = build_model(model_cfg, prompts, device)
+        model, text = build_model(model_cfg, texts, device)
     if init_state is not None:
         load_state_strict(model, {k: v.float() for k, v in init_state.items()}, cfg.init_from)
     batch = min(cfg.meta_batch, len(scenes))
@@ -205,13 +251,16 @@ def _distill(
         seed = step_seed(cfg.seed, i)
         torch.manual_seed(seed)  # probe points and ray jitter draw from the global RNG
         rng, gen = random.Random(seed), torch.Generator().manual_seed(seed)
-        idx = distributed.local_share(sorted(rng.sample(range(len(scenes)), batch)), ctx)
+        chosen = sorted(rng.sample(range(len(scenes)), batch))  # global: the same on every rank
+        rows = pick_variants(rng, chosen, variants) if cfg.paraphrase else chosen
+        idx = distributed.local_share(chosen, ctx)
+        rows = distributed.local_share(rows, ctx)
         target = teacher_field(teachers, [scenes[j] for j in idx])
         probe = model.random_probe_points()
 
         def loss(m: nn.Module) -> dict[str, Tensor]:
             assert isinstance(m, HyperFieldsModel)
-            field = m.scene_field(text.select(idx), probe)
+            field = m.scene_field(text.select(rows), probe)
             return match_target_step(field, target, cfg.rays, device, gen)
 
         return run(loss)
@@ -223,7 +272,7 @@ def _distill(
         return None
     metrics, sheet = evaluate_student(model, text, teachers, scenes, cfg)
     rate = trainer.step * batch / max(trainer.elapsed, 1e-9)
-    metrics.update({**trainer.run_metrics(), "scenes": len(scenes)})
+    metrics.update({**trainer.run_metrics(), "scenes": len(scenes), "prompt_texts": len(texts)})
     metrics.update({"world_size": ctx.world_size, "scenes_per_second": round(rate, 2)})
     parents = [t.artifact for t in teachers if t.artifact is not None]
     return save_model_artifact(
