@@ -8,23 +8,39 @@ each render against the CUDA one (they should agree to float rounding).
 
     python benchmarks/bench_render.py --out render.json
     python benchmarks/bench_render.py --device cpu --quick --out render_cpu.json
+
+Speed options of the default render (see render_variants.py for the variant syntax):
+`--variants all` times a grid of them (precision, folded MLP, round schedule) against the
+default in one run (median ms, queries per pixel, rounds, PSNR vs the default render);
+`--profile` adds a per-stage breakdown (march, grid, MLP, decode, compositing, bookkeeping),
+the round log and a kernel profile of the default (and of each `--profile-variants` entry);
+`--no-baselines` skips the slow renderers (no occupancy, pure torch).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import math
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from render_variants import (  # noqa: E402
+    expand,
+    print_profile,
+    print_variants,
+    profile_variant,
+    psnr,
+    run_variants,
+    timed,
+)
 
 from hyperfields_cli.field.grid import GridConfig  # noqa: E402
 from hyperfields_cli.field.mlp import SceneMLPConfig  # noqa: E402
@@ -35,47 +51,6 @@ from hyperfields_cli.render.renderer import render_image, render_rays  # noqa: E
 from hyperfields_cli.synthetic.dataset import export_nerf_dataset  # noqa: E402
 from hyperfields_cli.synthetic.scene import SceneSpec  # noqa: E402
 from hyperfields_cli.train.fit_views import FitViewsConfig, fit_views  # noqa: E402
-
-
-def timed(
-    fn: Callable[[], torch.Tensor], device: torch.device, warmup: int, repeats: int
-) -> tuple[float, list[float], torch.Tensor]:
-    """Median milliseconds of fn() over `repeats` runs after `warmup` runs, and its output."""
-    out = fn()
-    for _ in range(max(warmup - 1, 0)):
-        out = fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            out = fn()
-            end.record()
-            torch.cuda.synchronize(device)
-            times.append(start.elapsed_time(end))
-        else:
-            t0 = time.perf_counter()
-            out = fn()
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), times, out
-
-
-class WhiteBackground:
-    """The fitted field seen against plain white (what it was fitted on)."""
-
-    def __init__(self, field) -> None:
-        self.field, self.num_scenes, self.bound = field, field.num_scenes, field.bound
-
-    def query(self, points: torch.Tensor):
-        return self.field.query(points)
-
-    def background(self, dirs: torch.Tensor) -> torch.Tensor:
-        return torch.ones_like(dirs)
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float(((a.float() - b.float()) ** 2).mean())
-    return float("inf") if mse == 0 else -10.0 * math.log10(mse)
 
 
 def main() -> None:
@@ -94,6 +69,23 @@ def main() -> None:
         help="on the CPU, also time the marcher kernels' CPU build (logic check)",
     )
     ap.add_argument("--ref-samples", type=int, default=128, help="bins of the render_rays baseline")
+    ap.add_argument(
+        "--variants",
+        nargs="+",
+        default=[],
+        metavar="SPEC",
+        help="speed variants of the default render to time, e.g. all | fold+bf16+min=4+lazy",
+    )
+    ap.add_argument("--profile", action="store_true", help="per-stage breakdown of the default")
+    ap.add_argument(
+        "--profile-variants", nargs="+", default=[], metavar="SPEC", help="also profile these"
+    )
+    ap.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="skip the slow renderers (cuda without occupancy, torch marcher, render_rays)",
+    )
+    ap.add_argument("--min-psnr", type=float, default=40.0, help="quality bar of --variants")
     args = ap.parse_args()
     q = args.quick
     size = args.size or (48 if q else 512)
@@ -135,7 +127,8 @@ def main() -> None:
         )
     model, fit = fit_views(data, cfg, device, progress=False)
     occ = model.occupancy
-    field = WhiteBackground(model.field())  # the training background, for every renderer
+    # the fitted SceneField against plain white (the training background), for every renderer
+    field = dataclasses.replace(model.field(), background_fn=torch.ones_like)
     print(
         f"fitted for {fit['seconds']:.1f}s ({fit['steps']} steps): held-out PSNR "
         f"{fit['psnr_test']:.2f} dB, occupied cells {fit['occupied_fraction']:.3f}"
@@ -167,14 +160,13 @@ def main() -> None:
 
     variants: list[tuple[str, Callable[[], torch.Tensor]]] = []
     if has_cuda_marcher:
-        variants += [
-            ("cuda marcher + occupancy", marcher("cuda", occ)),
-            ("cuda marcher, no occupancy", marcher("cuda", None)),
-        ]
-    variants += [
-        ("torch marcher + occupancy", marcher("torch", occ)),
-        (f"torch render_rays, {args.ref_samples} bins (reference)", reference),
-    ]
+        variants += [("cuda marcher + occupancy", marcher("cuda", occ))]
+        if not args.no_baselines:
+            variants += [("cuda marcher, no occupancy", marcher("cuda", None))]
+    if not args.no_baselines or not has_cuda_marcher:
+        variants += [("torch marcher + occupancy", marcher("torch", occ))]
+    if not args.no_baselines:
+        variants += [(f"torch render_rays, {args.ref_samples} bins (reference)", reference)]
     o, d = camera_rays(cams)
     with torch.no_grad():
         for name, backend, grid in (("cuda", "cuda", occ), ("torch", "torch", occ)):
@@ -222,6 +214,27 @@ def main() -> None:
         "\nfield queries per pixel: "
         + ", ".join(f"{k} {v:.2f}" for k, v in result["queries_per_pixel"].items())
     )
+
+    # speed options of the default render: the CUDA marcher + occupancy (torch without it)
+    fast_backend = "cuda" if has_cuda_marcher else "torch"
+
+    def render(kw: dict[str, Any]) -> torch.Tensor:
+        return render_image(
+            field, cams, occupancy=occ, step=step, backend=fast_backend, **kw
+        ).rgb.reshape(-1, 3)
+
+    if args.variants:
+        vrows = run_variants(render, expand(args.variants), device, args.warmup, repeats, px)
+        print(f"\n### speed variants ({fast_backend} marcher + occupancy, {size}x{size}, {card})")
+        print_variants(vrows, args.min_psnr)
+        result["variants"] = vrows
+    if args.profile or args.profile_variants:
+        specs = expand(args.profile_variants)
+        runs = 2 if q else 5
+        profiles = [profile_variant(render, v, device, runs) for v in specs]
+        print(f"\n### profile ({fast_backend} marcher + occupancy, {size}x{size}, {card})")
+        print_profile(profiles, px)
+        result["profile"] = profiles
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")

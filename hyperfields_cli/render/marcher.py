@@ -28,9 +28,11 @@ from torch import Tensor
 from hyperfields_cli.errors import UsageError
 from hyperfields_cli.field.base import RadianceField
 from hyperfields_cli.render import marcher_ext
-from hyperfields_cli.render.marcher_ext import Steps
+from hyperfields_cli.render.infer_field import MLPImpl, Precision, inference_field
+from hyperfields_cli.render.marcher_ext import RoundSchedule, Steps
 from hyperfields_cli.render.occupancy import OccupancyGrid
 from hyperfields_cli.render.packing import query_masked
+from hyperfields_cli.render.profiling import RoundStats
 from hyperfields_cli.render.sampling import ray_aabb
 from hyperfields_cli.render.shading import Shading, shaded
 
@@ -126,6 +128,10 @@ def march_rays(
     training: bool | None = None,
     compact: bool = True,
     chunk_steps: int = 64,
+    precision: Precision = "fp32",
+    mlp: MLPImpl = "reference",
+    schedule: RoundSchedule | None = None,
+    stats: RoundStats | None = None,
 ) -> MarchOutput:
     """Render rays origins/dirs [R, 3] shared by the S scenes of `field` -> [S, R, ...].
 
@@ -133,11 +139,22 @@ def march_rays(
     broadcastable (e.g. a colour [3]); default the field's own. training: keep the autograd
     graph (default: whether grad is enabled). compact (cuda training): drop samples behind the
     termination point before the differentiable pass. chunk_steps: torch inference chunk.
+    Inference only (render/infer_field.py, marcher_ext.RoundSchedule): precision ("fp32",
+    "tf32", "bf16", "fp16") of the field's MLP; mlp layout ("reference", "folded"); schedule of the
+    compiled marcher's rounds; stats (profiling.RoundStats) filled by the compiled marcher.
     """
     s = field.num_scenes
     if occupancy is not None and occupancy.num_scenes != s:
         raise ValueError(f"occupancy grid has {occupancy.num_scenes} scenes, field has {s}")
     training = torch.is_grad_enabled() if training is None else training
+    if training and (precision != "fp32" or mlp != "reference"):
+        raise UsageError(
+            "precision and mlp options apply to inference only",
+            "train with precision='fp32', mlp='reference' (the trainer has its own autocast)",
+        )
+    if not training:
+        split = stats is not None and stats.timer is not None
+        field = inference_field(field, precision, mlp, split_stages=split)
     field = shaded(field, shading, light_dir)
     occ = occupancy if occupancy is not None else full_grid(s, field.bound, origins.device)
     steps = plan_steps(origins, dirs, field.bound, num_samples, step, perturb, generator)
@@ -152,7 +169,17 @@ def march_rays(
         )
     else:
         rgb, depth, opac, nq = marcher_ext.march_infer(
-            ext, field, origins, dirs, steps, occ.bits, occ.resolution, occ.bound, t_thresh
+            ext,
+            field,
+            origins,
+            dirs,
+            steps,
+            occ.bits,
+            occ.resolution,
+            occ.bound,
+            t_thresh,
+            schedule,
+            stats,
         )
         nc = nq
     if background is None:

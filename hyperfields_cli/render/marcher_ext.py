@@ -11,13 +11,16 @@ import functools
 import math
 import warnings
 from types import ModuleType
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from hyperfields_cli._cuda import cuda_available, load_extension
 from hyperfields_cli.field.base import RadianceField
+from hyperfields_cli.render import profiling
 from hyperfields_cli.render.packing import query_packed, scene_bounds
+from hyperfields_cli.render.profiling import RoundStats
 
 
 @functools.cache
@@ -211,6 +214,37 @@ def march_train(
     return c.reshape(s, r, 3), d.reshape(s, r), o.reshape(s, r), total, pts.shape[0]
 
 
+class RoundSchedule(NamedTuple):
+    """How `march_infer` splits the marching into rounds (defaults: the measured baseline).
+
+    Round i lets each listed scene-ray emit up to
+    per_ray = min(max(round_budget // live, min_per_round), min(max_per_round, min_per_round << i))
+    occupied samples (live: rays still marching). Few samples first (opaque surfaces end rays
+    within a handful), more once rays thin out: samples emitted behind a ray's termination point
+    are queried for nothing, while every round costs host round-trips.
+    compact_every: drop finished rays from the list every this many rounds (1: every round, one
+    extra device sync each; 0: never: finished rays stay listed and emit nothing, and `live` is
+    bounded by samples // per_ray of the last round, which the host knows without a sync).
+    """
+
+    round_budget: int = 1 << 20
+    min_per_round: int = 8
+    max_per_round: int = 256
+    compact_every: int = 1
+
+    def check(self) -> RoundSchedule:
+        if self.round_budget < 1 or self.min_per_round < 1 or self.compact_every < 0:
+            raise ValueError(f"bad round schedule {self}")
+        if self.max_per_round < self.min_per_round:
+            raise ValueError(f"max_per_round < min_per_round in {self}")
+        return self
+
+    def per_ray(self, rounds: int, live: int) -> int:
+        """Samples per listed scene-ray in round `rounds` (0-based) with `live` rays marching."""
+        cap = min(self.max_per_round, self.min_per_round << rounds)
+        return int(min(max(self.round_budget // max(live, 1), self.min_per_round), cap))
+
+
 @torch.no_grad()
 def march_infer(
     ext: ModuleType,
@@ -222,13 +256,34 @@ def march_infer(
     res: int,
     bound: float,
     t_thresh: float,
-    round_budget: int = 1 << 20,
-    min_per_round: int = 8,
-    max_per_round: int = 256,
+    schedule: RoundSchedule | None = None,
+    stats: RoundStats | None = None,
 ) -> tuple[Tensor, Tensor, Tensor, int]:
-    """March in rounds: each alive scene-ray emits a few occupied samples, they are queried
+    """March in rounds: each listed scene-ray emits a few occupied samples, they are queried
     and composited onto the ray's running state, and rays below T = t_thresh or past their
-    last step retire. Returns rgb [S, R, 3] (no background), depth, opacity [S, R], queries."""
+    last step retire (see `RoundSchedule`). Returns rgb [S, R, 3] (no background), depth,
+    opacity [S, R], queries. stats: per-round record (and stage times if it has a timer)."""
+    sched = (schedule or RoundSchedule()).check()
+    with profiling.active(stats.timer if stats is not None else None):
+        profiling.start()
+        return _march_rounds(
+            ext, field, origins, dirs, steps, bits, res, bound, t_thresh, sched, stats
+        )
+
+
+def _march_rounds(
+    ext: ModuleType,
+    field: RadianceField,
+    origins: Tensor,
+    dirs: Tensor,
+    steps: Steps,
+    bits: Tensor,
+    res: int,
+    bound: float,
+    t_thresh: float,
+    sched: RoundSchedule,
+    stats: RoundStats | None,
+) -> tuple[Tensor, Tensor, Tensor, int]:
     s, r = field.num_scenes, origins.shape[0]
     sr = s * r
     dev = origins.device
@@ -236,21 +291,27 @@ def march_infer(
     acc_d, acc_o = torch.zeros(sr, device=dev), torch.zeros(sr, device=dev)
     k_state = torch.zeros(sr, dtype=torch.int32, device=dev)
     nsteps_sr = steps.nsteps.repeat(s)  # [SR]
-    alive = torch.nonzero(nsteps_sr > 0).squeeze(1)
+    alive = torch.nonzero(nsteps_sr > 0).squeeze(1)  # [A] listed scene-rays (sorted)
+    live = alive.numel()  # exact after a compaction, else an upper bound
     max_tau = -math.log(t_thresh) if t_thresh > 0 else math.inf
+    no_trans = tau.new_empty(0)
     queried = 0
     rounds = 0
-    while alive.numel() > 0:
-        # Few samples first (opaque surfaces end rays within a handful), more once rays thin
-        # out: samples emitted behind a ray's termination point are queried for nothing.
-        cap = min(max_per_round, min_per_round << rounds)
-        per_ray = int(min(max(round_budget // alive.numel(), min_per_round), cap))
+    profiling.mark("setup")
+    while live > 0:
+        per_ray = sched.per_ray(rounds, live)
         rounds += 1
         offsets, pts, ts, dts = march(
             ext, origins, dirs, steps, bits, res, bound, alive, k_state, per_ray
         )
-        if pts.shape[0] > 0:
-            sigma, rgb = query_packed(field, pts, scene_bounds(alive, offsets, s, r))
+        m = pts.shape[0]  # known on the host: march synchronises once to size its outputs
+        profiling.mark("march")
+        used: Tensor | int = 0
+        if m > 0:
+            bounds = scene_bounds(alive, offsets, s, r) if s > 1 else None
+            sigma, rgb = query_packed(field, pts, bounds)
+            profiling.mark("query")
+            trans = sigma.new_zeros(m) if stats is not None and stats.count_used else no_trans
             ext.composite_fwd(
                 sigma.contiguous(),
                 rgb.contiguous(),
@@ -263,9 +324,22 @@ def march_infer(
                 acc_rgb,
                 acc_d,
                 acc_o,
-                sigma.new_empty(0),
+                trans,
             )
-            queried += pts.shape[0]
-        more = (k_state[alive] < nsteps_sr[alive]) & (tau[alive] <= max_tau)
-        alive = alive[more]
+            if trans.numel():
+                used = (trans > 0).sum()
+            queried += m
+            profiling.mark("composite")
+        if stats is not None:
+            stats.record(alive.numel(), per_ray, m, used)
+        if sched.compact_every and rounds % sched.compact_every == 0:
+            more = (k_state[alive] < nsteps_sr[alive]) & (tau[alive] <= max_tau)
+            alive = alive[more]  # a device sync (the list's new length)
+            live = alive.numel()
+        else:
+            # Terminated rays stop emitting (k_state -> nsteps) and stay listed; a ray still
+            # marching emitted exactly per_ray samples, so at most m // per_ray are live.
+            k_state.copy_(torch.where(tau <= max_tau, k_state, nsteps_sr))
+            live = min(alive.numel(), m // per_ray)
+        profiling.mark("bookkeeping")
     return acc_rgb.reshape(s, r, 3), acc_d.reshape(s, r), acc_o.reshape(s, r), queried

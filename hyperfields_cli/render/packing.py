@@ -50,16 +50,20 @@ def scene_bounds(rays: Tensor, offsets: Tensor, num_scenes: int, num_rays: int) 
     return offsets[entry]
 
 
-def query_packed(field: RadianceField, points: Tensor, bounds: Tensor) -> tuple[Tensor, Tensor]:
-    """Packed points [M, 3], scene sample bounds [S+1] -> sigma [M], rgb [M, 3] (float32)."""
-    s = bounds.shape[0] - 1
+def query_packed(
+    field: RadianceField, points: Tensor, bounds: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """Packed points [M, 3], scene sample bounds [S+1] (None: one scene) -> sigma [M], rgb
+    [M, 3] (float32)."""
+    s = 1 if bounds is None else bounds.shape[0] - 1
     m = points.shape[0]
     if m == 0:
         return points.new_zeros(0), points.new_zeros(0, 3)
-    counts = bounds[1:] - bounds[:-1]  # [S]
     if s == 1:
         out = field.query(points[None])
         return out.sigma[0].float(), out.rgb[0].float()
+    assert bounds is not None
+    counts = bounds[1:] - bounds[:-1]  # [S]
     n = int(counts.max())
     slot = torch.arange(n, device=points.device)
     valid = slot[None] < counts[:, None]  # [S, n]
