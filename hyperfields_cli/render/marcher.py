@@ -129,7 +129,7 @@ def march_rays(
     compact: bool = True,
     chunk_steps: int = 64,
     precision: Precision = "fp32",
-    mlp: MLPImpl = "reference",
+    mlp: MLPImpl | None = None,
     schedule: RoundSchedule | None = None,
     stats: RoundStats | None = None,
 ) -> MarchOutput:
@@ -140,13 +140,17 @@ def march_rays(
     graph (default: whether grad is enabled). compact (cuda training): drop samples behind the
     termination point before the differentiable pass. chunk_steps: torch inference chunk.
     Inference only (render/infer_field.py, marcher_ext.RoundSchedule): precision ("fp32",
-    "tf32", "bf16", "fp16") of the field's MLP; mlp layout ("reference", "folded"); schedule of the
+    "tf32", "bf16", "fp16") of the field's MLP; mlp layout ("reference", "folded"; default
+    "folded" at inference -- the same numbers, measured 1.6x faster on H200 -- and "reference"
+    in training); schedule of the
     compiled marcher's rounds; stats (profiling.RoundStats) filled by the compiled marcher.
     """
     s = field.num_scenes
     if occupancy is not None and occupancy.num_scenes != s:
         raise ValueError(f"occupancy grid has {occupancy.num_scenes} scenes, field has {s}")
     training = torch.is_grad_enabled() if training is None else training
+    if mlp is None:
+        mlp = "reference" if training else "folded"
     if training and (precision != "fp32" or mlp != "reference"):
         raise UsageError(
             "precision and mlp options apply to inference only",

@@ -124,8 +124,9 @@ def render_image(
     default `num_samples` bins it samples exactly like `render_rays`. Rays of all cameras are
     batched together and go through in chunks of `chunk` rays (see `render_ray_batch`).
     march_kw: step (world step instead of bins), backend, shading, light_dir, background;
-        speed options (defaults unchanged): precision ("fp32", "tf32", "bf16", "fp16": the
-        MLP's matmuls), mlp ("reference", "folded"), schedule (marcher_ext.RoundSchedule), stats
+        speed options: precision ("fp32" default, "tf32", "bf16", "fp16": the MLP's
+        matmuls), mlp ("folded" default: conditioning folded into a per-scene bias, same
+        numbers; "reference"), schedule (marcher_ext.RoundSchedule), stats
         (profiling.RoundStats) -- see `march_rays`.
     """
     origins, dirs = camera_rays(cams)  # [B, P, 3]

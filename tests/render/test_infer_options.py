@@ -131,17 +131,17 @@ def test_generic_fields_get_autocast_and_ignore_folding(spheres) -> None:
     assert inference_field(f, "tf32").query(pts).sigma.dtype == torch.float32
 
 
-def test_default_render_unchanged_and_reduced_precision_close() -> None:
+def test_default_render_is_folded_fp32_and_reduced_precision_close() -> None:
     field, occ, cams = scene_setup(size=16)
     kw = {"occupancy": occ, "step": default_step(1.0, 256), "backend": "torch"}
-    base = render_image(field, cams, **kw)
+    base = render_image(field, cams, mlp="reference", **kw)
     assert float(base.opacity.mean()) > 0.05  # the random field has visible content
-    explicit = render_image(field, cams, precision="fp32", mlp="reference", **kw)
-    for a, b in zip(explicit, base, strict=False):
+    default = render_image(field, cams, **kw)
+    explicit = render_image(field, cams, precision="fp32", mlp="folded", **kw)
+    for a, b in zip(explicit, default, strict=False):
         if a is not None:
             assert torch.equal(a, b)
-    folded = render_image(field, cams, mlp="folded", **kw)
-    assert rel(folded.rgb, base.rgb) <= 1e-5 and rel(folded.depth, base.depth) <= 1e-5
+    assert rel(default.rgb, base.rgb) <= 1e-5 and rel(default.depth, base.depth) <= 1e-5
     for precision in ("tf32", "bf16", "fp16"):
         for mlp in ("reference", "folded"):
             out = render_image(field, cams, precision=precision, mlp=mlp, **kw)
