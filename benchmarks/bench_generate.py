@@ -63,8 +63,11 @@ def main() -> None:
             rows[f"prompt -> weights ms ({prompt})"] = sec * 1e3
     occ_s, occ = timed(lambda: build_occupancy(field, device), device, args.repeats)
     cams = turntable_cameras(args.frames, args.res).to(device)
-    render_s, _ = timed(lambda: render_image(field, cams, num_samples=args.samples,
-                                             occupancy=occ), device, args.repeats)
+    render_s, _ = timed(
+        lambda: render_image(field, cams, num_samples=args.samples, occupancy=occ),
+        device,
+        args.repeats,
+    )
     rows["occupancy grid ms"] = occ_s * 1e3
     rows[f"{args.frames}-frame {args.res}x{args.res} turntable s"] = render_s
     print(f"\n### generate timings on {card} (median of {args.repeats})\n")

@@ -1,4 +1,5 @@
 """Diagnose slow/hung grid backward at large N: time each backend's backward with/without dx."""
+
 import faulthandler
 import time
 

@@ -43,13 +43,18 @@ def corner_indices(
     if dense_l.numel():  # x + side * (y + side * z)
         side = (res[dense_l] + 1)[None, :, None]  # [1, Ld, 1]
         dx, dy, dz = ix[:, dense_l], iy[:, dense_l] * side, iz[:, dense_l] * side * side
-        local[:, dense_l] = (dx[:, :, None, None, :] + dy[:, :, None, :, None]
-                             + dz[:, :, :, None, None])
+        local[:, dense_l] = (
+            dx[:, :, None, None, :] + dy[:, :, None, :, None] + dz[:, :, :, None, None]
+        )
     if hash_l.numel():  # (x * p0) ^ (y * p1) ^ (z * p2) mod T
-        hx, hy, hz = (ix[:, hash_l] * PRIMES[0], iy[:, hash_l] * PRIMES[1],
-                      iz[:, hash_l] * PRIMES[2])
-        local[:, hash_l] = (hx[:, :, None, None, :] ^ hy[:, :, None, :, None]
-                            ^ hz[:, :, :, None, None]) & (table_size - 1)
+        hx, hy, hz = (
+            ix[:, hash_l] * PRIMES[0],
+            iy[:, hash_l] * PRIMES[1],
+            iz[:, hash_l] * PRIMES[2],
+        )
+        local[:, hash_l] = (
+            hx[:, :, None, None, :] ^ hy[:, :, None, :, None] ^ hz[:, :, :, None, None]
+        ) & (table_size - 1)
     idx = local.reshape(*local.shape[:2], 8) + offsets.to(x.device)[None, :-1, None]
     w = wz[:, :, :, None, None] * wy[:, :, None, :, None] * wx[:, :, None, None, :]
     return idx, w.reshape(*w.shape[:2], 8)

@@ -277,12 +277,19 @@ def _resolve_files(
     return got[0], got[1]
 
 
-def write_pretrained(folder: Path, module: nn.Module, config: BaseModel, metadata: dict[str, str],
-                     dtype: torch.dtype | None = None) -> None:
+def write_pretrained(
+    folder: Path,
+    module: nn.Module,
+    config: BaseModel,
+    metadata: dict[str, str],
+    dtype: torch.dtype | None = None,
+) -> None:
     """config.json + model.safetensors (floats cast to `dtype` if given), written atomically."""
     state = {
         k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
-        .detach().cpu().contiguous()
+        .detach()
+        .cpu()
+        .contiguous()
         for k, v in module.state_dict().items()
     }
     _atomic_write(folder / WEIGHTS_NAME, lambda p: save_file(state, p, metadata=metadata))

@@ -77,9 +77,15 @@ class Cameras:
 
     def _map(self, fn: Callable[[Tensor], Tensor]) -> Cameras:
         """Apply `fn` to every per-camera tensor (device moves, slicing)."""
-        opt = (lambda t: None if t is None else fn(t))  # noqa: E731
-        return Cameras(fn(self.c2w), fn(self.fov_y_deg), self.width, self.height,
-                       opt(self.polar_deg), opt(self.azimuth_deg))
+        opt = lambda t: None if t is None else fn(t)  # noqa: E731
+        return Cameras(
+            fn(self.c2w),
+            fn(self.fov_y_deg),
+            self.width,
+            self.height,
+            opt(self.polar_deg),
+            opt(self.azimuth_deg),
+        )
 
     def to(self, device: torch.device | str) -> Cameras:
         return self._map(lambda t: t.to(device))

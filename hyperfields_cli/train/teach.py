@@ -166,8 +166,11 @@ def teach_packs(
         pick_guidance(cfg, load_pack(p))
     if gpus > 1 and len(packs) > 1 and not distributed.launched():
         distributed.check_gpus(gpus, cfg.device)
-        job = {"config": cfg.model_dump(mode="json"), "packs": list(packs),
-               "store": str(store.root)}
+        job = {
+            "config": cfg.model_dump(mode="json"),
+            "packs": list(packs),
+            "store": str(store.root),
+        }
         refs = distributed.launch("teach", job, min(gpus, len(packs)))
         arts = [store.resolve(r, kind="teacher") for r in refs]
         return sorted(arts, key=lambda a: names.index(a.name))

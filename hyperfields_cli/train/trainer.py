@@ -142,8 +142,12 @@ class Trainer:
         dev = next(self.model.parameters()).device
         card = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
         last = self.history[-1]["loss"] if self.history else float("nan")
-        return {"steps": self.step, "train_seconds": round(self.elapsed, 1), "device": card,
-                "final_train_loss": last}
+        return {
+            "steps": self.step,
+            "train_seconds": round(self.elapsed, 1),
+            "device": card,
+            "final_train_loss": last,
+        }
 
     def averaged_model(self) -> nn.Module:
         """The weights to ship: the EMA copy when enabled, else the live model."""
@@ -195,8 +199,14 @@ class Trainer:
         """Train until `total_steps`; Ctrl-C saves a checkpoint before re-raising."""
         self.model.train()
         progress = progress_bar()
-        task = progress.add_task(self.description, total=self.total_steps, completed=self.step,
-                                 loss="-", psnr="-", rate="-")
+        task = progress.add_task(
+            self.description,
+            total=self.total_steps,
+            completed=self.step,
+            loss="-",
+            psnr="-",
+            rate="-",
+        )
         t_start = time.perf_counter()
         since = (t_start, self.step)
         try:
@@ -207,9 +217,13 @@ class Trainer:
                         rate = self._record(out, since)
                         since = (time.perf_counter(), self.step)
                         rec = self.history[-1]
-                        progress.update(task, completed=self.step, loss=f"{rec['loss']:.4f}",
-                                        psnr=f"{rec.get('psnr', float('nan')):.2f}",
-                                        rate=f"{rate:.1f}")
+                        progress.update(
+                            task,
+                            completed=self.step,
+                            loss=f"{rec['loss']:.4f}",
+                            psnr=f"{rec.get('psnr', float('nan')):.2f}",
+                            rate=f"{rate:.1f}",
+                        )
                     if self.step % self.cfg.checkpoint_every == 0:
                         self.save()
         except KeyboardInterrupt:

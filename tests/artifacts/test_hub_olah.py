@@ -77,7 +77,6 @@ def hub_env(olah_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sim
     return SimpleNamespace(store=ArtifactStore(tmp_path / "store"), tmp=tmp_path)
 
 
-
 def test_pull_tag_into_empty_store_is_byte_identical(published, hub_env, capsys) -> None:
     code, out, err = cli(capsys, "pull", "bowls@v1", "--repo", "org/repo")
     assert code == 0, err

@@ -15,8 +15,6 @@ def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
 
 
-
-
 def test_list_is_the_default(capsys) -> None:
     code, out, _ = cli(capsys, "packs")
     assert code == 0

@@ -43,8 +43,6 @@ def store(hyperfields_home: Path, monkeypatch: pytest.MonkeyPatch, tiny_writer) 
     return s
 
 
-
-
 def test_list(store: ArtifactStore, capsys) -> None:
     code, out, _ = cli(capsys, "list")
     assert code == 0

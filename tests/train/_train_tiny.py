@@ -12,10 +12,10 @@ from hyperfields_cli.train.trainer import OptimConfig
 
 def tiny_model() -> HyperFieldsConfig:
     return HyperFieldsConfig(
-        hypernet=HyperNetConfig(dim=32, depth=1, heads=4, ffn_mult=2.0, head_hidden=32,
-                                modulation_rank=4),
-        grid=GridConfig(num_levels=4, base_resolution=8, finest_resolution=64,
-                        log2_table_size=12),
+        hypernet=HyperNetConfig(
+            dim=32, depth=1, heads=4, ffn_mult=2.0, head_hidden=32, modulation_rank=4
+        ),
+        grid=GridConfig(num_levels=4, base_resolution=8, finest_resolution=64, log2_table_size=12),
         mlp=SceneMLPConfig(depth=4, width=32, cond_dim=16),
         probe=ProbeConfig(num_points=256),
     )
@@ -26,8 +26,13 @@ def tiny_rays() -> RayConfig:
 
 
 def tiny_optim(**kw: object) -> OptimConfig:
-    base = {"lr": 2e-3, "grid_lr": 3e-2, "warmup_steps": 5, "log_every": 1,
-            "checkpoint_every": 1000}
+    base = {
+        "lr": 2e-3,
+        "grid_lr": 3e-2,
+        "warmup_steps": 5,
+        "log_every": 1,
+        "checkpoint_every": 1000,
+    }
     return OptimConfig(**{**base, **kw})
 
 
@@ -48,8 +53,6 @@ attribute = "blue"
 """
 
 
-
-
 def save_tiny_student() -> str:
     """Save an untrained tiny student in the current store ($HYPERFIELDS_HOME); its ref."""
     import torch
@@ -59,6 +62,12 @@ def save_tiny_student() -> str:
 
     torch.manual_seed(0)
     model = HyperFieldsModel(tiny_model())
-    art = ArtifactStore().save("student", "tiny", model.save_pretrained, prompts=["a red bowl"],
-                               text_encoder=model.config.text_encoder, architecture=model.config)
+    art = ArtifactStore().save(
+        "student",
+        "tiny",
+        model.save_pretrained,
+        prompts=["a red bowl"],
+        text_encoder=model.config.text_encoder,
+        architecture=model.config,
+    )
     return art.ref

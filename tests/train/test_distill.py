@@ -24,22 +24,39 @@ attribute = "green"
 
 
 def _teach(pack: Path, run: Path) -> str:
-    cfg = TeachConfig(prompt_pack=str(pack), iters=40, model=tiny_model(), rays=tiny_rays(),
-                      optim=tiny_optim(), eval_views=1, eval_size=16, device="cpu", run_dir=run)
+    cfg = TeachConfig(
+        prompt_pack=str(pack),
+        iters=40,
+        model=tiny_model(),
+        rays=tiny_rays(),
+        optim=tiny_optim(),
+        eval_views=1,
+        eval_size=16,
+        device="cpu",
+        run_dir=run,
+    )
     return teach(cfg).ref
 
 
-def test_distill_two_teachers(two_prompt_pack: Path, hyperfields_home: Path,
-                              tmp_path: Path) -> None:
+def test_distill_two_teachers(
+    two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path
+) -> None:
     solo = tmp_path / "solo.toml"
     solo.write_text(SOLO)
     refs = [_teach(two_prompt_pack, tmp_path / "t1"), _teach(solo, tmp_path / "t2")]
     manifest = tmp_path / "teachers.toml"
-    manifest.write_text("name = \"pupil\"\n" + "".join(
-        f"[[teachers]]\nref = \"{r}\"\n" for r in refs))
-    cfg = DistillConfig(teachers=manifest, iters=80, model=tiny_model(), rays=tiny_rays(),
-                        optim=tiny_optim(), eval_views=2, eval_size=16, device="cpu",
-                        run_dir=tmp_path / "s")
+    manifest.write_text('name = "pupil"\n' + "".join(f'[[teachers]]\nref = "{r}"\n' for r in refs))
+    cfg = DistillConfig(
+        teachers=manifest,
+        iters=80,
+        model=tiny_model(),
+        rays=tiny_rays(),
+        optim=tiny_optim(),
+        eval_views=2,
+        eval_size=16,
+        device="cpu",
+        run_dir=tmp_path / "s",
+    )
     art = distill(cfg)
     assert art.kind == "student" and art.name == "pupil"
     assert sorted(art.manifest.prompts) == sorted(["a red bowl", "a blue plate", "a green vase"])

@@ -18,13 +18,23 @@ from hyperfields_cli.train.teach import teach
 
 
 def _cfg(pack: Path, iters: int, run_dir: Path, resume: bool = False) -> TeachConfig:
-    return TeachConfig(prompt_pack=str(pack), iters=iters, model=tiny_model(), rays=tiny_rays(),
-                       optim=tiny_optim(), eval_views=2, eval_size=24, device="cpu",
-                       run_dir=run_dir, resume=resume)
+    return TeachConfig(
+        prompt_pack=str(pack),
+        iters=iters,
+        model=tiny_model(),
+        rays=tiny_rays(),
+        optim=tiny_optim(),
+        eval_views=2,
+        eval_size=24,
+        device="cpu",
+        run_dir=run_dir,
+        resume=resume,
+    )
 
 
-def test_teach_learns_saves_and_reloads(two_prompt_pack: Path, hyperfields_home: Path,
-                                        tmp_path: Path) -> None:
+def test_teach_learns_saves_and_reloads(
+    two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path
+) -> None:
     art = teach(_cfg(two_prompt_pack, 60, tmp_path / "run"))
     assert art.ref == "duo@v1" and art.kind == "teacher"
     assert art.manifest.prompts == ["a red bowl", "a blue plate"]
@@ -48,8 +58,9 @@ def _history(run_dir: Path) -> list[dict]:
     return json.loads((run_dir / "checkpoint" / "state.json").read_text())["history"]
 
 
-def test_teach_resume_continues(two_prompt_pack: Path, hyperfields_home: Path,
-                                tmp_path: Path) -> None:
+def test_teach_resume_continues(
+    two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
     teach(_cfg(two_prompt_pack, 8, run))
     art = teach(_cfg(two_prompt_pack, 14, run, resume=True))

@@ -24,13 +24,24 @@ def _build_tiny_sd(path: Path) -> Path:
     return module.build_tiny_sd(path)
 
 
-def test_teach_sds_writes_teacher(two_prompt_pack: Path, hyperfields_home: Path,
-                                  tmp_path: Path) -> None:
+def test_teach_sds_writes_teacher(
+    two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path
+) -> None:
     sd = _build_tiny_sd(tmp_path / "tiny-sd")
-    cfg = TeachConfig(prompt_pack=str(two_prompt_pack), guidance="sds", iters=3,
-                      model=tiny_model(), rays=tiny_rays(), optim=tiny_optim(), eval_views=1,
-                      eval_size=16, device="cpu", run_dir=tmp_path / "run", meta_batch=2,
-                      sds=SDSConfig(model_id=str(sd), render_size=16, latent_size=64))
+    cfg = TeachConfig(
+        prompt_pack=str(two_prompt_pack),
+        guidance="sds",
+        iters=3,
+        model=tiny_model(),
+        rays=tiny_rays(),
+        optim=tiny_optim(),
+        eval_views=1,
+        eval_size=16,
+        device="cpu",
+        run_dir=tmp_path / "run",
+        meta_batch=2,
+        sds=SDSConfig(model_id=str(sd), render_size=16, latent_size=64),
+    )
     art = teach(cfg)
     assert art.kind == "teacher" and art.manifest.metrics["guidance"] == "sds"
     assert art.manifest.metrics["steps"] == 3
