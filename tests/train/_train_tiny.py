@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from hyperfields_cli.field.grid import GridConfig
 from hyperfields_cli.field.mlp import SceneMLPConfig
 from hyperfields_cli.hypernet.hypernet import HyperNetConfig
@@ -51,6 +54,13 @@ text = "a blue plate"
 shape = "plate"
 attribute = "blue"
 """
+
+
+def tiny_run(run_dir: Path, eval_views: int = 1, eval_size: int = 16, **kw: Any) -> dict[str, Any]:
+    """The keyword arguments every tiny CPU teach/distill config shares (+ overrides)."""
+    base = {"model": tiny_model(), "rays": tiny_rays(), "optim": tiny_optim()}
+    base.update(eval_views=eval_views, eval_size=eval_size, device="cpu", run_dir=run_dir)
+    return {**base, **kw}
 
 
 def save_tiny_student() -> str:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _train_tiny import tiny_model, tiny_optim, tiny_rays
+from _train_tiny import tiny_run
 
 from hyperfields_cli.config import DistillConfig, TeachConfig
 from hyperfields_cli.errors import UsageError
@@ -27,13 +27,7 @@ def _teach(pack: Path, run: Path) -> str:
     cfg = TeachConfig(
         prompt_pack=str(pack),
         iters=40,
-        model=tiny_model(),
-        rays=tiny_rays(),
-        optim=tiny_optim(),
-        eval_views=1,
-        eval_size=16,
-        device="cpu",
-        run_dir=run,
+        **tiny_run(run),
     )
     return teach(cfg).ref
 
@@ -49,13 +43,7 @@ def test_distill_two_teachers(
     cfg = DistillConfig(
         teachers=manifest,
         iters=80,
-        model=tiny_model(),
-        rays=tiny_rays(),
-        optim=tiny_optim(),
-        eval_views=2,
-        eval_size=16,
-        device="cpu",
-        run_dir=tmp_path / "s",
+        **tiny_run(tmp_path / "s", eval_views=2),
     )
     art = distill(cfg)
     assert art.kind == "student" and art.name == "pupil"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from _cli_run import cli
-from _train_tiny import TWO_PROMPTS, tiny_model, tiny_optim, tiny_rays
+from _train_tiny import TWO_PROMPTS, tiny_run
 
 import hyperfields_cli.train.distill as distill_mod
 from hyperfields_cli.artifacts import ArtifactStore
@@ -133,14 +133,8 @@ def _spy_run(
         name="para" if paraphrase else "plain",
         iters=ITERS,
         meta_batch=2,
-        model=tiny_model(),
-        rays=tiny_rays(),
-        optim=tiny_optim(),
-        eval_views=1,
-        eval_size=16,
-        device="cpu",
-        run_dir=tmp_path / f"run-{paraphrase}",
         paraphrase=paraphrase,
+        **tiny_run(tmp_path / f"run-{paraphrase}"),
     )
     art = distill(cfg)
     assert len(fed) == ITERS

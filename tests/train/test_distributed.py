@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _train_tiny import TWO_PROMPTS, tiny_model, tiny_optim, tiny_rays
+from _train_tiny import TWO_PROMPTS, tiny_optim, tiny_run
 from safetensors.torch import load_file
 
 from hyperfields_cli.artifacts import Artifact, ArtifactStore
@@ -56,13 +56,7 @@ def _cfg(world: Path, name: str, **kw: object) -> DistillConfig:
         name=name,
         iters=ITERS,
         meta_batch=2,
-        model=tiny_model(),
-        rays=tiny_rays(),
-        optim=tiny_optim(decay="none"),
-        eval_views=1,
-        eval_size=16,
-        device="cpu",
-        run_dir=world / "runs" / name,
+        **tiny_run(world / "runs" / name, optim=tiny_optim(decay="none")),
     )
     return DistillConfig(**{**base, **kw})
 
@@ -138,13 +132,7 @@ def test_teach_spreads_packs_over_processes(world: Path) -> None:
     cfg = TeachConfig(
         prompt_pack="unused",
         iters=4,
-        model=tiny_model(),
-        rays=tiny_rays(),
-        optim=tiny_optim(),
-        eval_views=1,
-        eval_size=16,
-        device="cpu",
-        run_dir=world / "teach",
+        **tiny_run(world / "teach"),
     )
     packs = [str(world / "duo.toml"), str(world / "solo.toml")]
     arts = teach_packs(cfg, packs, gpus=2)

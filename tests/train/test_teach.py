@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from _train_tiny import tiny_model, tiny_optim, tiny_rays
+from _train_tiny import tiny_run
 
 from hyperfields_cli.artifacts import ArtifactStore
 from hyperfields_cli.config import TeachConfig
@@ -21,14 +21,8 @@ def _cfg(pack: Path, iters: int, run_dir: Path, resume: bool = False) -> TeachCo
     return TeachConfig(
         prompt_pack=str(pack),
         iters=iters,
-        model=tiny_model(),
-        rays=tiny_rays(),
-        optim=tiny_optim(),
-        eval_views=2,
-        eval_size=24,
-        device="cpu",
-        run_dir=run_dir,
         resume=resume,
+        **tiny_run(run_dir, eval_views=2, eval_size=24),
     )
 
 

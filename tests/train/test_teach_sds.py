@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from _train_tiny import tiny_model, tiny_optim, tiny_rays
+from _train_tiny import tiny_run
 
 from hyperfields_cli.config import TeachConfig
 from hyperfields_cli.guidance.sds import SDSConfig
@@ -32,14 +32,8 @@ def test_teach_sds_writes_teacher(
         prompt_pack=str(two_prompt_pack),
         guidance="sds",
         iters=3,
-        model=tiny_model(),
-        rays=tiny_rays(),
-        optim=tiny_optim(),
-        eval_views=1,
-        eval_size=16,
-        device="cpu",
-        run_dir=tmp_path / "run",
         meta_batch=2,
+        **tiny_run(tmp_path / "run"),
         sds=SDSConfig(model_id=str(sd), render_size=16, latent_size=64),
     )
     art = teach(cfg)
