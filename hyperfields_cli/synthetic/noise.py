@@ -22,7 +22,7 @@ _GRADS = (
 )  # fmt: skip
 
 
-def hash3(ix: Tensor, iy: Tensor, iz: Tensor, seed: int) -> Tensor:
+def hash3(ix: Tensor, iy: Tensor, iz: Tensor, seed: int | Tensor) -> Tensor:
     """Integer lattice coordinates (int64, any shape) -> well-mixed int64 hash in [0, 2^31)."""
     h = (ix * 1619 + iy * 31337 + iz * 6971 + seed * 1013 + 12345) & _MASK
     h = ((h ^ (h >> 15)) * _M1) & _MASK
@@ -39,38 +39,59 @@ def _fade(t: Tensor) -> Tensor:
     return t * t * t * (t * (t * 6.0 - 15.0) + 10.0)  # quintic: C2-continuous cell seams
 
 
-def gradient_noise(p: Tensor, seed: int = 0) -> Tensor:
-    """Perlin-style gradient noise: p [..., 3] -> [...] in about [-1, 1], 0 at lattice points."""
+# Cell corners in the order of three nested loops over dx, dy, dz (dz innermost).
+_CORNERS = [(a, b, c) for a in (0, 1) for b in (0, 1) for c in (0, 1)]
+
+
+def gradient_noise(p: Tensor, seed: int | Tensor = 0) -> Tensor:
+    """Perlin-style gradient noise: p [..., 3] -> [...] in about [-1, 1], 0 at lattice points.
+
+    All 8 corners are evaluated in one batch (a few dozen kernel launches in all, not a few
+    hundred: the procedural teachers are launch-bound on a GPU); their contributions are still
+    added in the fixed corner order, so values are the same as a corner-by-corner loop.
+    `seed` may be a tensor broadcastable to p's leading dims (fbm's octaves).
+    """
     cell = torch.floor(p)
     f = p - cell  # [..., 3] position inside the cell
     i = cell.to(torch.int64)
     u = _fade(f)
+    corners = torch.tensor(_CORNERS, dtype=torch.int64, device=p.device)  # [8, 3]
+    c = i[..., None, :] + corners  # [..., 8, 3]
+    seeds = seed[..., None] if isinstance(seed, Tensor) else seed  # broadcast over corners
+    h = hash3(c[..., 0], c[..., 1], c[..., 2], seeds)  # [..., 8]
     grads = torch.tensor(_GRADS, dtype=p.dtype, device=p.device)  # [12, 3]
+    g = grads[h % 12]  # [..., 8, 3]
+    d = f[..., None, :] - corners.to(p.dtype)  # [..., 8, 3]
+    lo_hi = torch.stack((1.0 - u, u), dim=-2)  # [..., 2, 3]: weight of offset 0 / 1 per axis
+    sel = corners  # [8, 3] picks offset 0 or 1 per axis
+    w = lo_hi[..., sel[:, 0], 0] * lo_hi[..., sel[:, 1], 1] * lo_hi[..., sel[:, 2], 2]  # [..., 8]
+    contrib = w * (g * d).sum(dim=-1)  # [..., 8]
     out = torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)
-    for dx in (0, 1):
-        wx = u[..., 0] if dx else 1.0 - u[..., 0]
-        for dy in (0, 1):
-            wy = u[..., 1] if dy else 1.0 - u[..., 1]
-            for dz in (0, 1):
-                wz = u[..., 2] if dz else 1.0 - u[..., 2]
-                h = hash3(i[..., 0] + dx, i[..., 1] + dy, i[..., 2] + dz, seed)
-                g = grads[h % 12]  # [..., 3]
-                d = f - f.new_tensor((dx, dy, dz))
-                out = out + wx * wy * wz * (g * d).sum(dim=-1)
+    for k in range(8):
+        out = out + contrib[..., k]
     return out
 
 
 def fbm(
     p: Tensor, octaves: int = 4, seed: int = 0, lacunarity: float = 2.0, gain: float = 0.5
 ) -> Tensor:
-    """Fractal sum of gradient noise: p [..., 3] -> [...], about [-1, 1] (normalised by weight)."""
+    """Fractal sum of gradient noise: p [..., 3] -> [...], about [-1, 1] (normalised by weight).
+
+    The octaves go through one batched gradient_noise call ([octaves, ..., 3]).
+    """
+    qs, q = [], p
+    for _ in range(octaves):
+        qs.append(q)
+        q = q * lacunarity
+    seeds = torch.tensor([seed + 101 * k for k in range(octaves)], device=p.device)
+    seeds = seeds.view(octaves, *([1] * (p.dim() - 1)))  # [K, 1, ...]
+    noise = gradient_noise(torch.stack(qs), seeds)  # [K, ...]
     total = torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)
-    amp, norm, q = 1.0, 0.0, p
+    amp, norm = 1.0, 0.0
     for k in range(octaves):
-        total = total + amp * gradient_noise(q, seed + 101 * k)
+        total = total + amp * noise[k]
         norm += amp
         amp *= gain
-        q = q * lacunarity
     return total / norm
 
 

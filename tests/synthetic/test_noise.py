@@ -34,3 +34,37 @@ def test_worley() -> None:
     f1, f2, cell = worley(p, seed=1)
     assert (f1 <= f2).all() and (f1 >= 0).all() and f2.max() < 2.0
     assert cell.unique().numel() > 50
+
+
+def _loop_gradient_noise(p: torch.Tensor, seed: int) -> torch.Tensor:
+    """The definition, corner by corner (the batched version must give the same values)."""
+    from hyperfields_cli.synthetic.noise import _GRADS, _fade
+
+    cell = torch.floor(p)
+    f, i, u = p - cell, cell.to(torch.int64), _fade(p - cell)
+    grads = torch.tensor(_GRADS, dtype=p.dtype)
+    out = torch.zeros(p.shape[:-1], dtype=p.dtype)
+    for dx in (0, 1):
+        wx = u[..., 0] if dx else 1.0 - u[..., 0]
+        for dy in (0, 1):
+            wy = u[..., 1] if dy else 1.0 - u[..., 1]
+            for dz in (0, 1):
+                wz = u[..., 2] if dz else 1.0 - u[..., 2]
+                g = grads[hash3(i[..., 0] + dx, i[..., 1] + dy, i[..., 2] + dz, seed) % 12]
+                d = f - f.new_tensor((dx, dy, dz))
+                out = out + wx * wy * wz * (g * d).sum(dim=-1)
+    return out
+
+
+def test_batched_noise_equals_the_corner_loop() -> None:
+    p = torch.rand(3000, 3, generator=torch.Generator().manual_seed(1)) * 10 - 5
+    for seed in (0, 7, 101):
+        assert torch.equal(gradient_noise(p, seed), _loop_gradient_noise(p, seed))
+    want = torch.zeros(3000)
+    amp, norm, q = 1.0, 0.0, p
+    for k in range(5):
+        want = want + amp * _loop_gradient_noise(q, 21 + 101 * k)
+        norm, amp, q = norm + amp, amp * 0.5, q * 2.0
+    assert torch.equal(fbm(p, 5, seed=21), want / norm)
+    grid = p.reshape(30, 100, 3)  # any leading shape
+    assert torch.equal(fbm(grid, 3, seed=4), fbm(p, 3, seed=4).reshape(30, 100))
