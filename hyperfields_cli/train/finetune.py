@@ -76,6 +76,13 @@ class FinetuneConfig(BaseModel):
     views: Path | None = Field(None, description="transforms.json dataset (views guidance)")
     init: Init = "student"
     optimise: Optimise = "weights"
+    grid_scale: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="student start: multiply its grid table by this (features are L2-normalised "
+        "per point, so the start field is unchanged; smaller = larger relative grid steps)",
+    )
     steps: int = Field(500, ge=1)
     name: str | None = Field(None, description="artifact name (default: from the prompt)")
     seed: int = 0
@@ -190,7 +197,9 @@ def finetune(cfg: FinetuneConfig, store: ArtifactStore | None = None) -> Finetun
     torch.manual_seed(cfg.seed)
     art, student = load_student(cfg.student, store, device)
     text = encode_prompts([cfg.prompt], student.config.text_encoder, student.config.text_revision)
-    start = make_start(student, text.to(device), cfg.init, cfg.optimise, cfg.seed)
+    start = make_start(
+        student, text.to(device), cfg.init, cfg.optimise, cfg.seed, grid_scale=cfg.grid_scale
+    )
     step_fn, evaluate = guidance_parts(cfg, guidance, spec, start, device)
     label = "from scratch" if cfg.init == "scratch" else f"from {art.ref}"
     trainer, curve = optimise(

@@ -141,3 +141,19 @@ def test_curve_helpers() -> None:
     c = Curve(points=[(0, 10.0), (10, 19.0), (20, 21.0)])
     assert c.first_step_reaching(20.0) == 20 and c.first_step_reaching(5.0) == 0
     assert c.first_step_reaching(30.0) is None
+
+
+def test_grid_scale_keeps_the_start_field(student: str) -> None:
+    """Features are L2-normalised per point: a scaled table renders the same start."""
+    model = HyperFieldsModel.from_pretrained(ArtifactStore().resolve(student).path)
+    text = encode_prompts([PROMPT], model.config.text_encoder)
+    full = make_start(model, text, "student", "weights").module
+    small = make_start(model, text, "student", "weights", grid_scale=0.1).module
+    assert torch.allclose(small.grid.table, 0.1 * full.grid.table)
+    cams = turntable_cameras(2, 12)
+    with torch.no_grad():
+        a = render_image(full.field(), cams, num_samples=24).rgb
+        b = render_image(small.field(), cams, num_samples=24).rgb
+    assert torch.allclose(a, b, atol=1e-4)
+    with pytest.raises(ValueError):
+        FinetuneConfig(prompt="a gold bowl", grid_scale=0.0)
