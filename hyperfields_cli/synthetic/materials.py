@@ -15,6 +15,7 @@ from typing import Literal
 from torch import Tensor
 
 from hyperfields_cli.synthetic import textures
+from hyperfields_cli.synthetic.consts import const
 
 Split = Literal["train", "ood"]
 AlbedoFn = Callable[[Tensor, Tensor], Tensor]
@@ -35,7 +36,7 @@ class Attribute:
 
 def _flat(rgb: tuple[float, float, float]) -> AlbedoFn:
     def albedo(p: Tensor, n: Tensor) -> Tensor:
-        return p.new_tensor(rgb).expand(p.shape[0], 3)
+        return const(rgb, p).expand(p.shape[0], 3)
 
     return albedo
 

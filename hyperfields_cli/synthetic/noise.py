@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from hyperfields_cli.synthetic.consts import const
+
 _MASK = 0x7FFFFFFF  # keep hashes in 31 bits so every product fits in int64
 _M1 = 1540483477  # odd multipliers (< 2^31) for the avalanche steps
 _M2 = 1274126177
@@ -55,11 +57,11 @@ def gradient_noise(p: Tensor, seed: int | Tensor = 0) -> Tensor:
     f = p - cell  # [..., 3] position inside the cell
     i = cell.to(torch.int64)
     u = _fade(f)
-    corners = torch.tensor(_CORNERS, dtype=torch.int64, device=p.device)  # [8, 3]
+    corners = const(_CORNERS, p, torch.int64)  # [8, 3]
     c = i[..., None, :] + corners  # [..., 8, 3]
     seeds = seed[..., None] if isinstance(seed, Tensor) else seed  # broadcast over corners
     h = hash3(c[..., 0], c[..., 1], c[..., 2], seeds)  # [..., 8]
-    grads = torch.tensor(_GRADS, dtype=p.dtype, device=p.device)  # [12, 3]
+    grads = const(_GRADS, p)  # [12, 3]
     g = grads[h % 12]  # [..., 8, 3]
     d = f[..., None, :] - corners.to(p.dtype)  # [..., 8, 3]
     lo_hi = torch.stack((1.0 - u, u), dim=-2)  # [..., 2, 3]: weight of offset 0 / 1 per axis
@@ -83,7 +85,7 @@ def fbm(
     for _ in range(octaves):
         qs.append(q)
         q = q * lacunarity
-    seeds = torch.tensor([seed + 101 * k for k in range(octaves)], device=p.device)
+    seeds = const([seed + 101 * k for k in range(octaves)], p, torch.int64)
     seeds = seeds.view(octaves, *([1] * (p.dim() - 1)))  # [K, 1, ...]
     noise = gradient_noise(torch.stack(qs), seeds)  # [K, ...]
     total = torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)
@@ -107,7 +109,7 @@ def worley(p: Tensor, seed: int = 0, jitter: float = 0.9) -> tuple[Tensor, Tenso
     cell = torch.floor(p)
     f = p - cell  # [..., 3]
     i = cell.to(torch.int64)
-    off = torch.tensor(_OFFSETS, dtype=torch.int64, device=p.device)  # [27, 3]
+    off = const(_OFFSETS, p, torch.int64)  # [27, 3]
     c = i[..., None, :] + off  # [..., 27, 3]
     h = hash3(c[..., 0], c[..., 1], c[..., 2], seed)  # [..., 27]
     jit = torch.stack(

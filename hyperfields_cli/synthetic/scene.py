@@ -17,6 +17,7 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor
 
 from hyperfields_cli.field.base import FieldOutput
+from hyperfields_cli.synthetic.consts import const
 from hyperfields_cli.synthetic.materials import ATTRIBUTES
 from hyperfields_cli.synthetic.shapes import SHAPES
 
@@ -134,7 +135,7 @@ class ProceduralScenes:
         s, n, _ = points.shape
         out = points.new_empty(s, n)
         for name, rows in self._by_shape.items():
-            idx = torch.tensor(rows, device=points.device)
+            idx = const(rows, points, torch.int64)
             out[idx] = self._shape_sdf(name, points[idx].reshape(-1, 3)).reshape(len(rows), n)
         return out
 
@@ -155,7 +156,7 @@ class ProceduralScenes:
     @staticmethod
     def normals(name: str, p: Tensor, eps: float = 2e-3) -> Tensor:
         """Unit SDF gradient of shape `name` at p [M, 3] -> [M, 3] (4 batched evaluations)."""
-        k = p.new_tensor(_TETRA)  # [4, 3]
+        k = const(_TETRA, p)  # [4, 3]
         d = SHAPES[name].distance((p[:, None, :] + eps * k).reshape(-1, 3)).reshape(-1, 4)
         g = (d[..., None] * k).sum(dim=1)  # [M, 3]
         return torch.nn.functional.normalize(g, dim=-1, eps=1e-8)
@@ -177,7 +178,7 @@ class ProceduralScenes:
 
         def rows_hit(rows: list[int]) -> Tensor:
             """Flat indices [M] of near-surface points belonging to scenes `rows`."""
-            r = torch.tensor(rows, device=points.device)
+            r = const(rows, points, torch.int64)
             base = (r[:, None] * n + torch.arange(n, device=points.device)).reshape(-1)
             return base[hit[base]]
 

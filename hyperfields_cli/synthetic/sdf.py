@@ -13,12 +13,14 @@ from functools import reduce
 import torch
 from torch import Tensor
 
+from hyperfields_cli.synthetic.consts import const
+
 Vec = Sequence[float]
 
 
 def shift(p: Tensor, c: Vec) -> Tensor:
     """Move the frame so `c` becomes the origin: p [..., 3] -> p - c."""
-    return p - p.new_tensor(c)
+    return p - const(c, p)
 
 
 def swizzle(p: Tensor, order: Sequence[int]) -> Tensor:
@@ -32,7 +34,7 @@ def sphere(p: Tensor, r: float) -> Tensor:
 
 def box(p: Tensor, half: Vec, r: float = 0.0) -> Tensor:
     """Axis-aligned box with half extents `half`, edges rounded by r (overall size kept)."""
-    q = p.abs() - p.new_tensor(half) + r
+    q = p.abs() - const(half, p) + r
     return torch.linalg.vector_norm(q.clamp_min(0.0), dim=-1) + q.amax(dim=-1).clamp_max(0.0) - r
 
 
@@ -56,7 +58,7 @@ def torus(p: Tensor, major: float, minor: float) -> Tensor:
 
 def capsule(p: Tensor, a: Vec, b: Vec, r0: float, r1: float | None = None) -> Tensor:
     """Segment a-b thickened by a radius that goes linearly from r0 to r1 (a tapered rod)."""
-    av, bv = p.new_tensor(a), p.new_tensor(b)
+    av, bv = const(a, p), const(b, p)
     pa, ba = p - av, bv - av
     h = ((pa * ba).sum(dim=-1) / (ba * ba).sum()).clamp(0.0, 1.0)  # [N]
     r = r0 if r1 is None else r0 + (r1 - r0) * h
@@ -65,7 +67,7 @@ def capsule(p: Tensor, a: Vec, b: Vec, r0: float, r1: float | None = None) -> Te
 
 def ellipsoid(p: Tensor, radii: Vec) -> Tensor:
     """Ellipsoid bound (exact on the axes, good near the surface)."""
-    rad = p.new_tensor(radii)
+    rad = const(radii, p)
     k0 = torch.linalg.vector_norm(p / rad, dim=-1)
     k1 = torch.linalg.vector_norm(p / (rad * rad), dim=-1).clamp_min(1e-6)
     return k0 * (k0 - 1.0) / k1

@@ -13,12 +13,13 @@ import math
 import torch
 from torch import Tensor
 
+from hyperfields_cli.synthetic.consts import const
 from hyperfields_cli.synthetic.noise import fbm, gradient_noise, hash3, hash_unit, worley
 from hyperfields_cli.synthetic.sdf import smoothstep
 
 
 def _rgb(p: Tensor, c: tuple[float, float, float]) -> Tensor:
-    return p.new_tensor(c)
+    return const(c, p)
 
 
 def _fract(x: Tensor) -> Tensor:
@@ -101,11 +102,11 @@ def wood(p: Tensor, n: Tensor) -> Tensor:
     """Growth rings around an off-centre axis along x, with fibre streaks along the grain."""
     x, y, z = p.unbind(-1)
     r = torch.sqrt((y + 0.9) ** 2 + (z + 1.3) ** 2) + 0.05 * fbm(
-        p * torch.tensor([1.5, 4.0, 4.0], device=p.device, dtype=p.dtype), 3, seed=31
+        p * const((1.5, 4.0, 4.0), p), 3, seed=31
     )
     ring = _fract(r * 13.0)
     late = smoothstep(0.55, 0.95, ring)  # dark latewood at the end of each ring
-    streak = gradient_noise(p * p.new_tensor((3.0, 60.0, 60.0)), seed=33)
+    streak = gradient_noise(p * const((3.0, 60.0, 60.0), p), seed=33)
     light, dark = _rgb(p, (0.8, 0.56, 0.3)), _rgb(p, (0.45, 0.25, 0.11))
     return _mix(light, dark, (0.75 * late + 0.15 * streak + 0.1).clamp(0, 1))
 
@@ -115,7 +116,7 @@ def gold(p: Tensor, n: Tensor) -> Tensor:
     nz = n[..., 2]
     sky = smoothstep(-0.3, 0.9, nz)
     horizon = torch.exp(-(((nz - 0.15) / 0.18) ** 2))
-    glint = (n * n.new_tensor((0.48, -0.64, 0.6))).sum(-1).clamp_min(0) ** 24
+    glint = (n * const((0.48, -0.64, 0.6), n)).sum(-1).clamp_min(0) ** 24
     t = (0.3 + 0.45 * sky + 0.35 * horizon + 0.03 * fbm(p * 12.0, 2, seed=41)).clamp(0, 1)
     c = _mix(_rgb(p, (0.5, 0.31, 0.05)), _rgb(p, (1.0, 0.8, 0.32)), t)
     return _mix(c, _rgb(p, (1.0, 0.97, 0.82)), glint)
@@ -141,7 +142,7 @@ def checkered(p: Tensor, n: Tensor) -> Tensor:
 
 def tiger(p: Tensor, n: Tensor) -> Tensor:
     """Orange fur with narrow, broken black stripes (period ~0.13) and a pale underside."""
-    d = p.new_tensor((0.72, 0.45, 0.53))
+    d = const((0.72, 0.45, 0.53), p)
     w = 2.0 * math.pi * (p @ d) / 0.13 + 2.2 * fbm(p * 2.5, 3, seed=61)
     width = 0.35 + 0.35 * fbm(p * 4.5, 2, seed=63)  # where stripes thin out and break
     stripe = smoothstep(width - 0.08, width + 0.08, torch.sin(w))
@@ -161,7 +162,7 @@ _GLASS = (
 def stained_glass(p: Tensor, n: Tensor) -> Tensor:
     """Voronoi panes of saturated glass separated by dark lead came."""
     f1, f2, cell = worley(p * 7.0, seed=71)
-    palette = p.new_tensor(_GLASS)
+    palette = const(_GLASS, p)
     pane = palette[cell % len(_GLASS)]
     glow = 0.85 + 0.25 * (1.0 - f1.clamp(0, 1))
     lead = smoothstep(0.09, 0.05, f2 - f1)
