@@ -106,6 +106,15 @@ def _add_parents(node: Tree, manifest: Manifest, store: ArtifactStore, seen: set
         _add_parents(child, parent.manifest, store, seen | {key})
 
 
+def _resolve_shown(store: ArtifactStore, ref: str, kind: str | None) -> Artifact:
+    """A store ref or folder; "builtin" is the packaged student unless the store has one."""
+    from hyperfields_cli.pipelines.student import BUILTIN_STUDENT, resolve_student
+
+    if ref == BUILTIN_STUDENT and kind in (None, "student") and not store.versions("student", ref):
+        return resolve_student(ref)
+    return store.resolve(ref, kind=kind)
+
+
 @app.command("show")
 def show_cmd(
     ref: str = typer.Argument(..., help="NAME@VERSION, NAME (latest) or a folder path."),
@@ -113,10 +122,10 @@ def show_cmd(
 ) -> None:
     """Show an artifact's manifest, verify its files, and draw its lineage.
 
-    Example: hyperfields show bowls@v1
+    Example: hyperfields show bowls@v1   (or: hyperfields show builtin)
     """
     store = ArtifactStore()
-    art = store.resolve(ref, kind=_kind(kind))  # verifies every sha256
+    art = _resolve_shown(store, ref, _kind(kind))  # verifies every sha256
     m = art.manifest
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold cyan")

@@ -68,6 +68,12 @@ def test_show_manifest_and_lineage(store: ArtifactStore, capsys) -> None:
     assert code == 0 and "a [red] cup" in out and "(no parents)" in out
 
 
+def test_show_builtin_is_the_packaged_student(hyperfields_home: Path, capsys) -> None:
+    code, out, err = cli(capsys, "show", "builtin")
+    assert code == 0, err
+    assert "student builtin@" in out and "verified" in out and "assets" in out
+
+
 def test_show_corrupted_artifact_is_one_clear_line(store: ArtifactStore, capsys) -> None:
     weights = store.resolve("bowls@v1").path / "model.safetensors"
     data = bytearray(weights.read_bytes())
