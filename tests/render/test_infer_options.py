@@ -8,10 +8,10 @@ the same pixels (the per-ray compositing order never changes).
 from __future__ import annotations
 
 import math
-import shutil
 
 import pytest
 import torch
+from _kernel_devices import KERNEL_DEVICES
 
 from hyperfields_cli.errors import UsageError
 from hyperfields_cli.field.grid import GridConfig
@@ -30,26 +30,6 @@ from hyperfields_cli.render.marcher_ext import RoundSchedule
 from hyperfields_cli.render.occupancy import OccupancyGrid
 from hyperfields_cli.render.profiling import RoundStats, StageTimer
 from hyperfields_cli.render.renderer import render_image
-
-KERNEL_DEVICES = [
-    pytest.param(
-        "cpu",
-        marks=[
-            pytest.mark.slow,
-            pytest.mark.skipif(
-                shutil.which("c++") is None or shutil.which("ninja") is None,
-                reason="no C++ toolchain",
-            ),
-        ],
-    ),
-    pytest.param(
-        "cuda",
-        marks=[
-            pytest.mark.gpu,
-            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
-        ],
-    ),
-]
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -6,38 +6,17 @@ compiled for the CPU (slow: builds an extension on first use, cached afterwards)
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
+from _kernel_devices import KERNEL_DEVICES
 
 from hyperfields_cli.field.base import FieldOutput
 from hyperfields_cli.render import marcher_ext
 from hyperfields_cli.render.marcher import default_step, march_rays, plan_steps
 from hyperfields_cli.render.occupancy import OccupancyGrid, pack_bits
 
-DEVICES = [
-    pytest.param(
-        "cpu",
-        marks=[
-            pytest.mark.slow,
-            pytest.mark.skipif(
-                shutil.which("c++") is None or shutil.which("ninja") is None,
-                reason="no C++ toolchain",
-            ),
-        ],
-    ),
-    pytest.param(
-        "cuda",
-        marks=[
-            pytest.mark.gpu,
-            pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
-        ],
-    ),
-]
 
-
-@pytest.fixture(params=DEVICES)
+@pytest.fixture(params=KERNEL_DEVICES)
 def dev(request) -> torch.device:
     device = torch.device(request.param)
     if marcher_ext.extension(device) is None:
