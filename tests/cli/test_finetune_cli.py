@@ -6,21 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
+from _threads import single_thread  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 from _train_tiny import save_tiny_student  # noqa: E402
 
 from hyperfields_cli.artifacts import ArtifactStore  # noqa: E402
 from hyperfields_cli.cli import main  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _threads import single_thread  # noqa: F401
 from torch import Tensor
 
 from hyperfields_cli.field.base import FieldOutput
@@ -69,15 +70,6 @@ class Wall:
 
     def background(self, dirs: Tensor) -> Tensor:
         return torch.zeros_like(dirs)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a single intra-op thread is faster and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

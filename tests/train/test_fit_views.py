@@ -21,15 +21,6 @@ from hyperfields_cli.render.renderer import render_rays
 from hyperfields_cli.train.fit_views import FitViewsConfig, fit_views
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a single intra-op thread is faster and immune to a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class ColourSphere:
     """One scene: a soft sphere (radius 0.5) painted with smooth colour bands, white outside."""
 
