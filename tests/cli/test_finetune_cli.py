@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from _cli_run import cli
 from _threads import single_thread  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
 from _train_tiny import save_tiny_student  # noqa: E402
 
 from hyperfields_cli.artifacts import ArtifactStore  # noqa: E402
-from hyperfields_cli.cli import main  # noqa: E402
 
 
 @pytest.fixture
@@ -20,22 +20,17 @@ def student(hyperfields_home: Path) -> str:
     return save_tiny_student()
 
 
-def _run(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-    return int(exc.value.code)
-
-
 SMALL = ["--steps", "3", "--rays-per-step", "64", "--samples", "16", "--eval-size", "12",
          "--res", "16", "--frames", "2", "--device", "cpu"]  # fmt: skip
 
 
-def test_finetune_cli_writes_nerf(student: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_finetune_cli_writes_nerf(
+    student: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "out"
     args = ["finetune", "a gold blender", "--student", student, "--out", str(out), *SMALL]
-    code = _run([*args, "--mesh", "ply", "--mesh-res", "32", "--video", "gif"])
-    assert code == 0, capsys.readouterr()
-    printed = capsys.readouterr().out
+    code, printed, err = cli(capsys, *args, "--mesh", "ply", "--mesh-res", "32", "--video", "gif")
+    assert code == 0, err
     assert "saved nerf" in printed and "gold-blender@v1" in printed
     folder = out / "a_gold_blender"
     assert {p.name for p in folder.iterdir()} >= {"sheet.png", "turntable.gif", "mesh.ply"}
@@ -44,7 +39,7 @@ def test_finetune_cli_writes_nerf(student: str, tmp_path: Path, capsys) -> None:
     cfg = art.manifest.config
     assert cfg["rays"]["rays_per_step"] == 64 and cfg["rays"]["num_samples"] == 16
 
-    assert _run([*args, "--from-scratch", "--name", "base", "--mesh", "none"]) == 0
+    assert cli(capsys, *args, "--from-scratch", "--name", "base", "--mesh", "none")[0] == 0
     assert ArtifactStore().resolve("base").manifest.metrics["init"] == "scratch"
 
 
@@ -68,13 +63,12 @@ def test_finetune_cli_errors(
     args = ["finetune", *extra, "--out", str(tmp_path / "o"), *SMALL]
     if "--student" not in extra:
         args += ["--student", student]
-    code = _run(args)
-    err = capsys.readouterr().err
+    code, _, err = cli(capsys, *args)
     assert code in (1, 2) and message in err, err
     assert "Traceback" not in err
 
 
 def test_finetune_help(capsys) -> None:  # noqa: ANN001
-    assert _run(["finetune", "--help"]) == 0
-    text = capsys.readouterr().out
+    code, text, _ = cli(capsys, "finetune", "--help")
+    assert code == 0
     assert "Example: hyperfields finetune" in text and "--from-scratch" in text
