@@ -30,3 +30,22 @@ class RadianceField(Protocol):
     def background(self, dirs: Tensor) -> Tensor:
         """dirs [S, R, 3] unit ray directions -> rgb [S, R, 3] seen where rays escape."""
         ...
+
+
+class FieldWrapper:
+    """A field that changes how another one is queried (shading, precision, ...): its scenes,
+    bound and background are those of the wrapped field, `base`. Subclasses define `query`."""
+
+    def __init__(self, base: RadianceField) -> None:
+        self.base = base
+
+    @property
+    def num_scenes(self) -> int:
+        return self.base.num_scenes
+
+    @property
+    def bound(self) -> float:
+        return self.base.bound
+
+    def background(self, dirs: Tensor) -> Tensor:
+        return self.base.background(dirs)

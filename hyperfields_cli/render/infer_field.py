@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from hyperfields_cli.errors import UsageError
-from hyperfields_cli.field.base import FieldOutput, RadianceField
+from hyperfields_cli.field.base import FieldOutput, FieldWrapper, RadianceField
 from hyperfields_cli.field.mlp import decode_outputs, scene_mlp
 from hyperfields_cli.field.mlp_infer import FoldedMLP, fold_mlp, run_folded
 from hyperfields_cli.field.scene_field import SceneField
@@ -62,7 +62,7 @@ def matmul_precision(precision: str, device: torch.device) -> Iterator[None]:
         torch.set_float32_matmul_precision(before)
 
 
-class InferenceSceneField:
+class InferenceSceneField(FieldWrapper):
     """A `SceneField` queried for rendering: grid (float32) -> MLP (dtype, layout) -> decode.
 
     Marks the profiling stages "grid", "mlp" and "decode". With grad enabled (e.g. normals for
@@ -70,23 +70,17 @@ class InferenceSceneField:
     supports.
     """
 
+    base: SceneField
+
     def __init__(self, field: SceneField, precision: Precision, mlp: MLPImpl) -> None:
         if mlp not in ("reference", "folded"):
             raise UsageError(f"unknown mlp layout {mlp!r}", "use reference or folded")
-        self.base = field
+        super().__init__(field)
         self.precision, self.mlp = precision, mlp
         self.dtype = _dtype(precision)
         self.folded: FoldedMLP | None = (
             fold_mlp(field.mlp, field.weights, field.cond, self.dtype) if mlp == "folded" else None
         )
-
-    @property
-    def num_scenes(self) -> int:
-        return self.base.num_scenes
-
-    @property
-    def bound(self) -> float:
-        return self.base.bound
 
     def query(self, points: Tensor) -> FieldOutput:
         """points [S, N, 3] -> sigma [S, N], rgb [S, N, 3] (float32)."""
@@ -107,26 +101,15 @@ class InferenceSceneField:
         profiling.mark("decode")
         return FieldOutput(sigma, rgb)
 
-    def background(self, dirs: Tensor) -> Tensor:
-        return self.base.background(dirs)
 
-
-class AutocastField:
+class AutocastField(FieldWrapper):
     """Any field with its `query` under torch.autocast(dtype) (tf32: TF32 matmuls); outputs
     back to float32."""
 
     def __init__(self, field: RadianceField, precision: Precision) -> None:
-        self.base = field
+        super().__init__(field)
         self.precision = precision
         self.dtype = _dtype(precision)
-
-    @property
-    def num_scenes(self) -> int:
-        return self.base.num_scenes
-
-    @property
-    def bound(self) -> float:
-        return self.base.bound
 
     def query(self, points: Tensor) -> FieldOutput:
         if self.dtype == torch.float32:
@@ -135,9 +118,6 @@ class AutocastField:
         with torch.autocast(points.device.type, dtype=self.dtype):
             out = self.base.query(points)
         return FieldOutput(out.sigma.float(), out.rgb.float())
-
-    def background(self, dirs: Tensor) -> Tensor:
-        return self.base.background(dirs)
 
 
 def inference_field(

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from hyperfields_cli.errors import UsageError
-from hyperfields_cli.field.base import FieldOutput, RadianceField
+from hyperfields_cli.field.base import FieldOutput, FieldWrapper, RadianceField
 
 Shading = Literal["albedo", "lambertian"]
 
@@ -21,7 +21,7 @@ DEFAULT_LIGHT = (0.3, -0.4, 0.866)
 """Direction towards the light: from above, slightly in front of the default cameras."""
 
 
-class LambertianField:
+class LambertianField(FieldWrapper):
     """Wraps a field: rgb = albedo * (ambient + (1 - ambient) * max(0, n . l)).
 
     When grad is enabled (training) the normals keep their graph (double backward through
@@ -34,26 +34,18 @@ class LambertianField:
         light_dir: tuple[float, float, float] | None = None,
         ambient: float = 0.25,
     ) -> None:
-        self.field = field
+        super().__init__(field)
         self.light = torch.nn.functional.normalize(
             torch.tensor(light_dir or DEFAULT_LIGHT, dtype=torch.float32), dim=0
         )
         self.ambient = ambient
-
-    @property
-    def num_scenes(self) -> int:
-        return self.field.num_scenes
-
-    @property
-    def bound(self) -> float:
-        return self.field.bound
 
     def normals(self, points: Tensor) -> tuple[FieldOutput, Tensor]:
         """points [S, N, 3] -> field output and unit normals [S, N, 3] (outward)."""
         keep_graph = torch.is_grad_enabled()
         with torch.enable_grad():
             p = points if points.requires_grad else points.detach().requires_grad_(True)
-            out = self.field.query(p)
+            out = self.base.query(p)
             (g,) = torch.autograd.grad(out.sigma.sum(), p, create_graph=keep_graph)
         n = -torch.nn.functional.normalize(g, dim=-1, eps=1e-12)
         if not keep_graph:
@@ -66,9 +58,6 @@ class LambertianField:
         lam = (n * light).sum(dim=-1).clamp_min(0.0)  # [S, N]
         shade = self.ambient + (1.0 - self.ambient) * lam
         return FieldOutput(out.sigma, out.rgb * shade[..., None])
-
-    def background(self, dirs: Tensor) -> Tensor:
-        return self.field.background(dirs)
 
 
 def shaded(

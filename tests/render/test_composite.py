@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hyperfields_cli.field.base import FieldOutput
+from hyperfields_cli.field.base import FieldOutput, FieldWrapper
 from hyperfields_cli.render.composite import composite, transmittance_weights
 from hyperfields_cli.render.marcher import march_rays
 
@@ -73,21 +73,17 @@ def test_composite_gradcheck_float64() -> None:
     assert torch.autograd.gradcheck(fn, (sigma, rgb, bg), eps=1e-6, atol=1e-8)
 
 
-class ScaledField:
+class ScaledField(FieldWrapper):
     """A field with float64 parameters: sigma = a_s * base, rgb = sigmoid(c) * base colour."""
 
     def __init__(self, base) -> None:
-        self.base = base
-        self.num_scenes, self.bound = base.num_scenes, base.bound
+        super().__init__(base)
         self.a = torch.full((base.num_scenes,), 1.0, dtype=torch.float64, requires_grad=True)
         self.c = torch.zeros(3, dtype=torch.float64, requires_grad=True)
 
     def query(self, points):
         out = self.base.query(points)
         return FieldOutput(out.sigma * self.a[:, None], out.rgb * torch.sigmoid(self.c) * 2.0)
-
-    def background(self, dirs):
-        return self.base.background(dirs)
 
 
 @pytest.mark.parametrize("t_thresh", [0.0, 1e-4])

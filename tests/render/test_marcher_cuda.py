@@ -10,7 +10,7 @@ import pytest
 import torch
 from _kernel_devices import KERNEL_DEVICES
 
-from hyperfields_cli.field.base import FieldOutput
+from hyperfields_cli.field.base import FieldOutput, FieldWrapper
 from hyperfields_cli.render import marcher_ext
 from hyperfields_cli.render.marcher import default_step, march_rays, plan_steps
 from hyperfields_cli.render.occupancy import OccupancyGrid, pack_bits
@@ -29,20 +29,17 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).norm() / b.norm().clamp_min(1e-30))
 
 
-class Param:
+class Param(FieldWrapper):
     """Trainable wrapper: sigma * a_s, rgb * c (float32 on the device)."""
 
     def __init__(self, base, device) -> None:
-        self.base, self.num_scenes, self.bound = base, base.num_scenes, base.bound
+        super().__init__(base)
         self.a = torch.linspace(0.8, 1.2, base.num_scenes, device=device).requires_grad_(True)
         self.c = torch.tensor([0.9, 1.0, 1.1], device=device, requires_grad=True)
 
     def query(self, p):
         out = self.base.query(p)
         return FieldOutput(out.sigma * self.a[:, None], out.rgb * self.c)
-
-    def background(self, dirs):
-        return self.base.background(dirs)
 
 
 def grid_for(field, device, res: int = 32) -> OccupancyGrid:
