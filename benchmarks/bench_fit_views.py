@@ -39,22 +39,26 @@ def card_name(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+QUICK = {
+    "grid": GridConfig(num_levels=6, base_resolution=8, finest_resolution=128, log2_table_size=14),
+    "mlp": SceneMLPConfig(depth=3, width=32, cond_dim=8),
+    "max_rays": 512,
+    "min_rays": 128,
+    "target_samples": 8192,
+    "query_budget": 32768,
+    "steps_across": 128,
+    "occupancy_resolution": 32,
+}
+"""--quick FitViewsConfig fields (also bench_render's): tiny model and batches for a CPU."""
+
+
 def config(args: argparse.Namespace) -> FitViewsConfig:
-    if args.quick:  # tiny model and batches so the whole loop runs on a laptop CPU
+    if args.quick:
         return FitViewsConfig(
             time_limit_s=args.seconds,
             eval_every_s=args.eval_every,
             eval_views=args.eval_views,
-            grid=GridConfig(
-                num_levels=6, base_resolution=8, finest_resolution=128, log2_table_size=14
-            ),
-            mlp=SceneMLPConfig(depth=3, width=32, cond_dim=8),
-            max_rays=512,
-            min_rays=128,
-            target_samples=8192,
-            query_budget=32768,
-            steps_across=128,
-            occupancy_resolution=32,
+            **QUICK,
             grid_lr=args.grid_lr,
             mlp_lr=args.mlp_lr,
             march_backend=args.march_backend,

@@ -32,6 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_fit_views import QUICK  # noqa: E402
 from render_variants import (  # noqa: E402
     expand,
     print_profile,
@@ -42,8 +43,6 @@ from render_variants import (  # noqa: E402
     timed,
 )
 
-from hyperfields_cli.field.grid import GridConfig  # noqa: E402
-from hyperfields_cli.field.mlp import SceneMLPConfig  # noqa: E402
 from hyperfields_cli.guidance.posed_views import load_views  # noqa: E402
 from hyperfields_cli.render.cameras import camera_rays, orbit_cameras  # noqa: E402
 from hyperfields_cli.render.marcher import default_step, march_rays, resolve_backend  # noqa: E402
@@ -111,20 +110,7 @@ def main() -> None:
         data = load_views(tmp)
     cfg = FitViewsConfig(time_limit_s=args.fit_seconds or (8.0 if q else 20.0))
     if q:
-        cfg = cfg.model_copy(
-            update={
-                "grid": GridConfig(
-                    num_levels=6, base_resolution=8, finest_resolution=128, log2_table_size=14
-                ),
-                "mlp": SceneMLPConfig(depth=3, width=32, cond_dim=8),
-                "max_rays": 512,
-                "min_rays": 128,
-                "target_samples": 8192,
-                "query_budget": 32768,
-                "steps_across": 128,
-                "occupancy_resolution": 32,
-            }
-        )
+        cfg = cfg.model_copy(update=QUICK)
     model, fit = fit_views(data, cfg, device, progress=False)
     occ = model.occupancy
     # the fitted SceneField against plain white (the training background), for every renderer
