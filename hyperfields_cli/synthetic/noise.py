@@ -63,10 +63,10 @@ def gradient_noise(p: Tensor, seed: int | Tensor = 0) -> Tensor:
     h = hash3(c[..., 0], c[..., 1], c[..., 2], seeds)  # [..., 8]
     grads = const(_GRADS, p)  # [12, 3]
     g = grads[h % 12]  # [..., 8, 3]
-    d = f[..., None, :] - corners.to(p.dtype)  # [..., 8, 3]
+    d = f[..., None, :] - const(_CORNERS, p)  # [..., 8, 3]
     lo_hi = torch.stack((1.0 - u, u), dim=-2)  # [..., 2, 3]: weight of offset 0 / 1 per axis
-    sel = corners  # [8, 3] picks offset 0 or 1 per axis
-    w = lo_hi[..., sel[:, 0], 0] * lo_hi[..., sel[:, 1], 1] * lo_hi[..., sel[:, 2], 2]  # [..., 8]
+    # corner k takes offset corners[k, a] (0 or 1) along axis a
+    w = lo_hi[..., corners[:, 0], 0] * lo_hi[..., corners[:, 1], 1] * lo_hi[..., corners[:, 2], 2]
     contrib = w * (g * d).sum(dim=-1)  # [..., 8]
     out = torch.zeros(p.shape[:-1], dtype=p.dtype, device=p.device)
     for k in range(8):

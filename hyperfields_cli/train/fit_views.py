@@ -18,11 +18,12 @@ import torch
 from pydantic import BaseModel, Field
 from torch import Tensor
 
+from hyperfields_cli.field import backends
 from hyperfields_cli.field.grid import Backend, GridConfig
 from hyperfields_cli.field.mlp import SceneMLPConfig
 from hyperfields_cli.guidance.posed_views import PosedViews, ViewDataset
 from hyperfields_cli.hypernet.direct import DirectNeRF, DirectNeRFConfig
-from hyperfields_cli.render.marcher import MarchBackend, default_step, march_rays
+from hyperfields_cli.render.marcher import MarchBackend, default_step, march_rays, resolve_backend
 from hyperfields_cli.render.occupancy import OccupancyGrid
 from hyperfields_cli.render.renderer import render_ray_batch
 
@@ -115,9 +116,6 @@ def _build_kernels(cfg: FitViewsConfig, device: torch.device) -> None:
     the time limit (seen on H200: a 20 s budget ended after one step)."""
     if device.type != "cuda":
         return
-    from hyperfields_cli.field import backends
-    from hyperfields_cli.render.marcher import resolve_backend
-
     if cfg.grid_backend in ("auto", "cuda"):
         backends.cuda_extension()
     if cfg.march_backend in ("auto", "cuda"):
