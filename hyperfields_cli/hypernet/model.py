@@ -25,6 +25,7 @@ from hyperfields_cli.field.background import BackgroundMLP
 from hyperfields_cli.field.grid import Backend, GridConfig, GridEncoding
 from hyperfields_cli.field.mlp import SceneMLPConfig
 from hyperfields_cli.field.scene_field import SceneField
+from hyperfields_cli.host import to_device
 from hyperfields_cli.hypernet.hypernet import Arch, HyperNetConfig, HyperNetwork
 from hyperfields_cli.text.batch import TextBatch
 from hyperfields_cli.text.encoder import DEFAULT_ENCODER
@@ -113,7 +114,7 @@ def sample_probe_points(
         d = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # [n, 3] unit directions
         r = torch.rand(n, 1, generator=generator).pow(1.0 / 3.0) * min(cfg.radius, bound)
         pts = d * r  # [n, 3] uniform in the ball
-    return pts.to(device) if device is not None else pts
+    return to_device(pts, device) if device is not None else pts
 
 
 class HyperFieldsModel(nn.Module):

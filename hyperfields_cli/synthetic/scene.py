@@ -8,6 +8,7 @@ albedo-only NeRF can represent it exactly. Scenes are queried S at a time like a
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 
@@ -89,6 +90,25 @@ def match_prompt(text: str) -> SceneSpec | None:
     return SceneSpec(shape, attr) if shape and attr else None
 
 
+class NearPoints:
+    """The near-surface samples of S scenes, found once per query.
+
+    near [S, N] -> their flat indices (scene-major, ascending) and, on the host, where each
+    scene's run starts: one device sync per query, however many shape and material groups
+    then take their points (`of`) by slicing and concatenating those runs.
+    """
+
+    def __init__(self, near: Tensor) -> None:
+        counts = near.sum(1).tolist()  # the query's one wait on the device
+        self.starts = [0, *itertools.accumulate(counts)]
+        self.flat = near.reshape(-1).nonzero().squeeze(1)  # [M]; its size is known by now
+
+    def of(self, rows: list[int]) -> Tensor:
+        """Flat indices [M_rows] of the near points of scenes `rows`, in `rows` order."""
+        runs = [self.flat[self.starts[r] : self.starts[r + 1]] for r in rows]
+        return runs[0] if len(runs) == 1 else torch.cat(runs)
+
+
 class ProceduralScenes:
     """S analytic scenes implementing the RadianceField protocol.
 
@@ -116,6 +136,7 @@ class ProceduralScenes:
         self.band = 10.0 * softness  # sigmoid(-10) * scale < 0.02: treated as empty beyond
         light = torch.tensor(light_dir, dtype=torch.float32)
         self.light = light / light.norm()
+        self._light = tuple(self.light.tolist())
         self._by_shape = self._groups(lambda s: s.shape)
         self._by_attr = self._groups(lambda s: s.attribute)
 
@@ -141,8 +162,12 @@ class ProceduralScenes:
 
     @staticmethod
     def _shape_sdf(name: str, p: Tensor) -> Tensor:
-        """p [M, 3] -> [M]; points well outside the shape's bounding sphere skip the full SDF."""
+        """p [M, 3] -> [M]. On the CPU, points well outside the shape's bounding sphere skip the
+        full SDF (a lower bound stands in: still > band, so density and colour are the same);
+        on a GPU every point gets the full SDF, as selecting them would wait on the device."""
         shape = SHAPES[name]
+        if p.device.type != "cpu":
+            return shape.distance(p)
         r = torch.linalg.vector_norm(p, dim=-1)
         near = r < shape.radius + 0.25
         if bool(near.all()):
@@ -174,21 +199,14 @@ class ProceduralScenes:
         flat_pts = points.reshape(-1, 3)
         rgb = torch.full((s * n, 3), BACKGROUND, dtype=points.dtype, device=points.device)
         normal = torch.zeros_like(rgb)
-        hit = near.reshape(-1)
-
-        def rows_hit(rows: list[int]) -> Tensor:
-            """Flat indices [M] of near-surface points belonging to scenes `rows`."""
-            r = const(rows, points, torch.int64)
-            base = (r[:, None] * n + torch.arange(n, device=points.device)).reshape(-1)
-            return base[hit[base]]
-
+        hits = NearPoints(near)
         for name, rows in self._by_shape.items():
-            fi = rows_hit(rows)
+            fi = hits.of(rows)
             if fi.numel():
                 normal[fi] = self.normals(name, flat_pts[fi]).to(rgb.dtype)
-        light = self.light.to(device=points.device, dtype=points.dtype)
+        light = const(self._light, points)  # cached per device: no host copy per query
         for name, rows in self._by_attr.items():
-            fi = rows_hit(rows)
+            fi = hits.of(rows)
             if fi.numel():
                 p, nrm = flat_pts[fi], normal[fi]
                 albedo = ATTRIBUTES[name].albedo(p, nrm).clamp(0.0, 1.0)

@@ -70,11 +70,14 @@ def _sett(c: Tensor) -> Tensor:
     navy = (f - 0.78).abs() < 0.06
     yellow = (f - 0.55).abs() < 0.012
     white = (f - 0.97).abs() < 0.01
-    out = base.expand(*c.shape, 3).clone()
-    out[green] = _rgb(c, (0.05, 0.28, 0.14))
-    out[navy] = _rgb(c, (0.06, 0.08, 0.25))
-    out[yellow] = _rgb(c, (0.95, 0.8, 0.2))
-    out[white] = _rgb(c, (0.92, 0.9, 0.85))
+    out = base.expand(*c.shape, 3)
+    for mask, rgb in (
+        (green, (0.05, 0.28, 0.14)),
+        (navy, (0.06, 0.08, 0.25)),
+        (yellow, (0.95, 0.8, 0.2)),
+        (white, (0.92, 0.9, 0.85)),
+    ):  # later threads lie on top; `where`, not masked assignment, so the GPU is not waited on
+        out = torch.where(mask[..., None], _rgb(c, rgb), out)
     return out
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from torch import Tensor
 
 from hyperfields_cli.field.base import RadianceField
+from hyperfields_cli.host import to_device
 from hyperfields_cli.render.cameras import OrbitRange, camera_rays, random_orbit_cameras
 from hyperfields_cli.render.composite import RenderOutput, composite, opacity_entropy
 from hyperfields_cli.render.sampling import ray_aabb, stratified_t
@@ -45,7 +46,7 @@ def random_rays(
         origins, dirs = camera_rays(cams, pix)
     else:
         origins, dirs = camera_rays(cams)
-    return origins[0].to(device), dirs[0].to(device)
+    return to_device(origins[0], device), to_device(dirs[0], device)  # [R, 3] each
 
 
 def render_shared(

@@ -134,3 +134,33 @@ def test_density_is_differentiable_for_training() -> None:
     out = render_rays(field, o[0], d, num_samples=32)
     out.opacity.sum().backward()
     assert d.grad is not None and torch.isfinite(d.grad).all()
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_culled_sdf_keeps_the_near_band_of_the_full_sdf(shape: str) -> None:
+    """On the CPU far points get a lower bound instead of the full SDF (GPUs evaluate them all):
+    either way the same points are near the surface, with the same distance."""
+    pts = (torch.rand(4000, 3, generator=torch.Generator().manual_seed(3)) * 2 - 1) * 1.2
+    band = ProceduralScenes([SceneSpec(shape, "red")]).band
+    culled = ProceduralScenes._shape_sdf(shape, pts)
+    full = SHAPES[shape].distance(pts)
+    assert torch.equal(culled < band, full < band)
+    near = full < band
+    assert torch.equal(culled[near], full[near])
+
+
+def test_query_groups_scenes_by_shape_and_material_in_any_order() -> None:
+    """Near-surface points are split per scene once and regrouped per shape and material."""
+    specs = [
+        SceneSpec("pot", "yarn"),
+        SceneSpec("chair", "plaid"),
+        SceneSpec("pot", "plaid"),
+        SceneSpec("bowl", "yarn"),
+    ]
+    pts = torch.rand(len(specs), 3000, 3, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    pts[1] = 5.0  # a scene with no point near its surface
+    out = ProceduralScenes(specs).query(pts)
+    for i in (3, 0, 2):
+        one = ProceduralScenes([specs[i]]).query(pts[i : i + 1])
+        assert torch.equal(out.sigma[i], one.sigma[0]) and torch.equal(out.rgb[i], one.rgb[0])
+    assert torch.all(out.sigma[1] == 0) and torch.all(out.rgb[1] == BACKGROUND)

@@ -7,6 +7,7 @@ from _text_fakes import FakeEncoder, raising_factory
 from safetensors import safe_open
 
 import hyperfields_cli.text.cache as cache_mod
+from hyperfields_cli.text.batch import TextBatch
 from hyperfields_cli.text.cache import TextCache, encode_prompts
 from hyperfields_cli.text.encoder import DEFAULT_ENCODER, TextEncoder
 
@@ -87,3 +88,27 @@ def test_select_rows(tmp_path) -> None:
     assert sub.prompts == ["a b", "a"] and sub.tokens.shape[1] == 4  # [CLS] a b [SEP]
     assert torch.equal(sub.tokens[1, :3], batch.tokens[1, :3])
     assert batch.select(range(1)).prompts == ["a b c d e"] and len(batch.select(0)) == 1
+
+
+def test_select_matches_per_row_compaction_and_needs_no_host_copy(tmp_path) -> None:
+    batch = TextCache(tmp_path / "c").get_or_encode(
+        ["a b c d e", "a", "a b"], ENC, "r1", lambda: FakeEncoder()
+    )
+    sub = batch.select([1, 2])
+    items = [batch.item(i) for i in (1, 2)]
+    assert sub.lengths == [t.shape[0] for t, _ in items] == [3, 4]
+    assert sub.tokens.shape[1] == 4
+    for row, (tokens, sentence) in enumerate(items):
+        assert torch.equal(sub.tokens[row, : tokens.shape[0]], tokens)
+        assert torch.equal(sub.sentence[row], sentence)
+        assert not sub.mask[row, tokens.shape[0] :].any()
+
+
+def test_select_compacts_rows_whose_valid_tokens_are_not_first() -> None:
+    tokens = torch.arange(2 * 3 * 2, dtype=torch.float32).reshape(2, 3, 2)
+    mask = torch.tensor([[False, True, True], [True, False, False]])
+    batch = TextBatch(tokens, mask, torch.zeros(2, 2), ["x", "y"])
+    sub = batch.select([0, 1])
+    assert torch.equal(sub.mask, torch.tensor([[True, True], [True, False]]))
+    assert torch.equal(sub.tokens[0], tokens[0, 1:])
+    assert torch.equal(sub.tokens[1, 0], tokens[1, 0])
