@@ -17,7 +17,7 @@ def to_device(t: Tensor, device: torch.device | str) -> Tensor:
     device = torch.device(device)
     if device.type != "cuda" or t.device.type != "cpu":
         return t.to(device)
-    return t.pin_memory().to(device, non_blocking=True)
+    return t.contiguous().pin_memory().to(device, non_blocking=True)  # expanded views: materialise
 
 
 def index_tensor(rows: list[int], device: torch.device | str) -> Tensor:
