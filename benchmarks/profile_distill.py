@@ -56,6 +56,20 @@ def summarise(prof: Any, steps: int, wall: float) -> dict[str, Any]:
     }
 
 
+def top_kernels(prof: Any, steps: int, n: int = 25) -> list[str]:
+    """The n GPU kernels that took longest over the profile: ms per step, calls per step."""
+    total: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+    for ev in prof.events():
+        if ev.device_type == torch.autograd.DeviceType.CUDA:
+            total[ev.name[:90]] += ev.device_time
+            calls[ev.name[:90]] += 1
+    return [
+        f"{us / 1e3 / steps:8.2f} ms {calls[name] / steps:7.1f}x  {name}"
+        for name, us in total.most_common(n)
+    ]
+
+
 class ProfilingTrainer(Trainer):
     """A Trainer that profiles steps [warmup, warmup + steps) and sync-checks the next one."""
 
@@ -72,6 +86,7 @@ class ProfilingTrainer(Trainer):
                 out = super()._one_step(step_fn)
                 torch.cuda.synchronize()
             self.report.update(summarise(prof, self.steps, time.perf_counter() - t0))
+            self.report["top_kernels"] = top_kernels(prof, self.steps)
             return out
         if self.step == self.warmup + self.steps:
             return self._sync_checked(step_fn)

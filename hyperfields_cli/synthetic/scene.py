@@ -8,6 +8,7 @@ albedo-only NeRF can represent it exactly. Scenes are queried S at a time like a
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -18,7 +19,9 @@ from pydantic.dataclasses import dataclass
 from torch import Tensor
 
 from hyperfields_cli.field.base import FieldOutput
+from hyperfields_cli.host import index_tensor
 from hyperfields_cli.synthetic.consts import const
+from hyperfields_cli.synthetic.graphed import GraphedPointFn
 from hyperfields_cli.synthetic.materials import ATTRIBUTES
 from hyperfields_cli.synthetic.shapes import SHAPES
 
@@ -31,6 +34,8 @@ LIGHT_DIR = (0.42, -0.56, 0.71)
 AMBIENT, DIFFUSE = 0.42, 0.62
 
 # Tetrahedral finite-difference stencil: 4 distance evaluations give the gradient.
+Vec3 = tuple[float, float, float]
+
 _TETRA = ((1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (-1.0, 1.0, -1.0), (1.0, 1.0, 1.0))
 
 
@@ -90,6 +95,32 @@ def match_prompt(text: str) -> SceneSpec | None:
     return SceneSpec(shape, attr) if shape and attr else None
 
 
+def surface_normals(name: str, p: Tensor, eps: float = 2e-3) -> Tensor:
+    """Unit SDF gradient of shape `name` at p [M, 3] -> [M, 3] (4 batched evaluations)."""
+    k = const(_TETRA, p)  # [4, 3]
+    d = SHAPES[name].distance((p[:, None, :] + eps * k).reshape(-1, 3)).reshape(-1, 4)
+    g = (d[..., None] * k).sum(dim=1)  # [M, 3]
+    return torch.nn.functional.normalize(g, dim=-1, eps=1e-8)
+
+
+def shaded_colour(name: str, light: Vec3, p: Tensor, nrm: Tensor) -> Tensor:
+    """Attribute `name`'s albedo at p [M, 3] with normals [M, 3], lit from `light` -> [M, 3]."""
+    albedo = ATTRIBUTES[name].albedo(p, nrm).clamp(0.0, 1.0)
+    shade = AMBIENT + DIFFUSE * (nrm @ const(light, p)).clamp_min(0.0)  # [M]
+    return (albedo * shade[:, None]).clamp(0.0, 1.0)
+
+
+@functools.cache
+def _graphed(kind: str, name: str, light: Vec3 | None = None) -> GraphedPointFn:
+    """The world's function `kind` ("sdf", "normals", "colour") for one shape / attribute."""
+    if kind == "sdf":
+        return GraphedPointFn(SHAPES[name].distance, f"sdf:{name}")
+    if kind == "normals":
+        return GraphedPointFn(functools.partial(surface_normals, name), f"normals:{name}")
+    assert light is not None
+    return GraphedPointFn(functools.partial(shaded_colour, name, light), f"colour:{name}")
+
+
 class NearPoints:
     """The near-surface samples of S scenes, found once per query.
 
@@ -136,7 +167,8 @@ class ProceduralScenes:
         self.band = 10.0 * softness  # sigmoid(-10) * scale < 0.02: treated as empty beyond
         light = torch.tensor(light_dir, dtype=torch.float32)
         self.light = light / light.norm()
-        self._light = tuple(self.light.tolist())
+        x, y, z = self.light.tolist()
+        self._light: Vec3 = (x, y, z)
         self._by_shape = self._groups(lambda s: s.shape)
         self._by_attr = self._groups(lambda s: s.attribute)
 
@@ -156,7 +188,7 @@ class ProceduralScenes:
         s, n, _ = points.shape
         out = points.new_empty(s, n)
         for name, rows in self._by_shape.items():
-            idx = const(rows, points, torch.int64)
+            idx = index_tensor(rows, points.device)
             out[idx] = self._shape_sdf(name, points[idx].reshape(-1, 3)).reshape(len(rows), n)
         return out
 
@@ -167,7 +199,7 @@ class ProceduralScenes:
         on a GPU every point gets the full SDF, as selecting them would wait on the device."""
         shape = SHAPES[name]
         if p.device.type != "cpu":
-            return shape.distance(p)
+            return _graphed("sdf", name)(p)
         r = torch.linalg.vector_norm(p, dim=-1)
         near = r < shape.radius + 0.25
         if bool(near.all()):
@@ -177,14 +209,6 @@ class ProceduralScenes:
         if sel.numel():
             d = d.index_put((sel,), shape.distance(p[sel]).to(d.dtype))
         return d
-
-    @staticmethod
-    def normals(name: str, p: Tensor, eps: float = 2e-3) -> Tensor:
-        """Unit SDF gradient of shape `name` at p [M, 3] -> [M, 3] (4 batched evaluations)."""
-        k = const(_TETRA, p)  # [4, 3]
-        d = SHAPES[name].distance((p[:, None, :] + eps * k).reshape(-1, 3)).reshape(-1, 4)
-        g = (d[..., None] * k).sum(dim=1)  # [M, 3]
-        return torch.nn.functional.normalize(g, dim=-1, eps=1e-8)
 
     def query(self, points: Tensor) -> FieldOutput:
         """points [S, N, 3] -> FieldOutput(sigma [S, N], rgb [S, N, 3] shaded colour in [0, 1])."""
@@ -203,15 +227,12 @@ class ProceduralScenes:
         for name, rows in self._by_shape.items():
             fi = hits.of(rows)
             if fi.numel():
-                normal[fi] = self.normals(name, flat_pts[fi]).to(rgb.dtype)
-        light = const(self._light, points)  # cached per device: no host copy per query
+                normal[fi] = _graphed("normals", name)(flat_pts[fi]).to(rgb.dtype)
         for name, rows in self._by_attr.items():
             fi = hits.of(rows)
             if fi.numel():
-                p, nrm = flat_pts[fi], normal[fi]
-                albedo = ATTRIBUTES[name].albedo(p, nrm).clamp(0.0, 1.0)
-                shade = AMBIENT + DIFFUSE * (nrm @ light).clamp_min(0.0)  # [M]
-                rgb[fi] = (albedo * shade[:, None]).clamp(0.0, 1.0).to(rgb.dtype)
+                colour = _graphed("colour", name, self._light)
+                rgb[fi] = colour(flat_pts[fi], normal[fi]).to(rgb.dtype)
         return FieldOutput(sigma, rgb.reshape(s, n, 3))
 
     def __repr__(self) -> str:

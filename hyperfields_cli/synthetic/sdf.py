@@ -25,7 +25,7 @@ def shift(p: Tensor, c: Vec) -> Tensor:
 
 def swizzle(p: Tensor, order: Sequence[int]) -> Tensor:
     """Reorder axes, e.g. (0, 2, 1) turns a z-axis primitive into a y-axis one."""
-    return p[..., list(order)]
+    return p.index_select(-1, const(tuple(order), p, torch.int64))  # no host copy per call
 
 
 def sphere(p: Tensor, r: float) -> Tensor:
