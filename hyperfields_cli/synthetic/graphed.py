@@ -85,7 +85,8 @@ class GraphedPointFn:
     def _capture(
         self, xs: tuple[Tensor, ...], bucket: int
     ) -> tuple[torch.cuda.CUDAGraph, list[Tensor], Tensor]:
-        """Warm up eagerly (fills the constant caches), then capture one call on a side stream.
+        """Warm up eagerly (once per device: fills the constant caches), then capture one call
+        on a side stream.
 
         capture_begin/end rather than `torch.cuda.graph`, which also empties the allocator's
         cache on every capture (the next training step would then re-allocate everything).
@@ -94,8 +95,9 @@ class GraphedPointFn:
         static_in = [t.new_zeros(bucket, *t.shape[1:]) for t in xs]
         for buf, t in zip(static_in, xs, strict=True):
             buf[: t.shape[0]].copy_(t)
-        with torch.no_grad():
-            self.fn(*static_in)
+        if not any(k[0] == device for k in self._graphs):  # a first call fills the const caches
+            with torch.no_grad():
+                self.fn(*static_in)
         stream, side = torch.cuda.current_stream(device), _capture_stream(device)
         side.wait_stream(stream)
         graph = torch.cuda.CUDAGraph()

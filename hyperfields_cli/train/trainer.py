@@ -23,7 +23,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from hyperfields_cli.train.checkpoint import load_checkpoint, save_checkpoint
 
 StepFn = Callable[[int], dict[str, Tensor | float]]
-ReduceFn = Callable[[dict[str, Tensor | float]], dict[str, float]]
+ReduceFn = Callable[[Tensor], Tensor]
+"""Averages a vector of a step's numbers over ranks (a collective; may return before done)."""
 
 
 class OptimConfig(BaseModel):
@@ -73,6 +74,10 @@ class Trainer:
     (no checkpoints, no progress bar) and `reduce_metrics` averages the logged numbers over
     ranks (a collective, called on every rank at the same steps); `any_rank` (a collective
     too) makes all ranks stop at the same step when one runs out of `max_seconds`.
+
+    Logged numbers are read back one logged step late: reading a loss waits for the GPU to
+    finish that step, and waiting on the step just queued would leave the GPU idle while the
+    host prepares the next one.
     """
 
     def __init__(
@@ -106,6 +111,8 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0  # seconds spent in run(), summed over resumes
         self.history: list[dict[str, float]] = []
+        self._pending: list[tuple[int, list[str], Tensor, dict[str, float]]] = []
+        self._t_start = time.perf_counter()  # of the current run() call
 
     @property
     def checkpoint_dir(self) -> Path | None:
@@ -127,6 +134,7 @@ class Trainer:
         return self.step
 
     def save(self, extra: dict[str, Any] | None = None) -> None:
+        self._flush()
         if self.checkpoint_dir is None or not self.is_main:
             return
         state = {
@@ -177,15 +185,25 @@ class Trainer:
         self.step += 1
         return out
 
-    def _record(self, out: dict[str, Tensor | float], since: tuple[float, int]) -> float:
-        """Append this step's numbers to the history; returns steps/s since `since`."""
+    def _record(self, out: dict[str, Tensor | float]) -> None:
+        """Queue this step's numbers (device tensors stay on the device, no wait)."""
+        keys = sorted(k for k, v in out.items() if torch.is_tensor(v))
+        host = {k: float(v) for k, v in out.items() if not torch.is_tensor(v)}
+        host["seconds"] = self.elapsed + time.perf_counter() - self._t_start  # steps issued by now
+        vals = torch.stack([out[k].detach().reshape(()).to(torch.float64) for k in keys])
         if self.reduce_metrics is not None:
-            rec = self.reduce_metrics(out)
-        else:
-            rec = {k: float(v.detach() if torch.is_tensor(v) else v) for k, v in out.items()}
-        rec["step"] = self.step
-        self.history.append(rec)
-        return (self.step - since[1]) / max(time.perf_counter() - since[0], 1e-9)
+            vals = self.reduce_metrics(vals)
+        self._pending.append((self.step, keys, vals, host))
+
+    def _flush(self, keep: int = 0) -> None:
+        """Move all but the newest `keep` queued records into the history (waits for them)."""
+        while len(self._pending) > keep:
+            step, keys, vals, host = self._pending.pop(0)
+            rec = {**dict(zip(keys, vals.tolist(), strict=True)), **host}
+            if self.reduce_metrics is not None and "mse" in rec and "psnr" in rec:
+                rec["psnr"] = -10.0 * math.log10(max(rec["mse"], 1e-10))  # of the mean mse
+            rec["step"] = step
+            self.history.append(rec)
 
     def _out_of_time(self, t_start: float) -> bool:
         """True once this call of run() has used its `max_seconds` (resume continues)."""
@@ -207,25 +225,21 @@ class Trainer:
             psnr="-",
             rate="-",
         )
-        t_start = time.perf_counter()
+        t_start = self._t_start = time.perf_counter()
         since = (t_start, self.step)
         try:
             with progress if self.show_progress else contextlib.nullcontext():
                 while self.step < self.total_steps and not self._out_of_time(t_start):
                     out = self._one_step(step_fn)
                     if self.step % self.cfg.log_every == 0 or self.step == self.total_steps:
-                        rate = self._record(out, since)
+                        self._record(out)
+                        self._flush(keep=1)
+                        self._show(progress, task, since)
                         since = (time.perf_counter(), self.step)
-                        rec = self.history[-1]
-                        progress.update(
-                            task,
-                            completed=self.step,
-                            loss=f"{rec['loss']:.4f}",
-                            psnr=f"{rec.get('psnr', float('nan')):.2f}",
-                            rate=f"{rate:.1f}",
-                        )
                     if self.step % self.cfg.checkpoint_every == 0:
                         self.save()
+                self._flush()  # the last step's numbers: its wait is part of the run's time
+                self._show(progress, task, since)
         except KeyboardInterrupt:
             self.save()
             raise
@@ -233,3 +247,15 @@ class Trainer:
             self.elapsed += time.perf_counter() - t_start
         self.save()
         return self.history
+
+    def _show(self, progress: Progress, task: Any, since: tuple[float, int]) -> None:
+        """Progress line from the newest record read back so far."""
+        rate = (self.step - since[1]) / max(time.perf_counter() - since[0], 1e-9)
+        rec = self.history[-1] if self.history else {}
+        progress.update(
+            task,
+            completed=self.step,
+            loss=f"{rec.get('loss', float('nan')):.4f}",
+            psnr=f"{rec.get('psnr', float('nan')):.2f}",
+            rate=f"{rate:.1f}",
+        )
