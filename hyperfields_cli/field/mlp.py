@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from torch import Tensor
 
 from hyperfields_cli.field.activations import density_blob, trunc_exp
+from hyperfields_cli.field.scene_linear import scene_linear
 
 
 class SceneMLPConfig(BaseModel):
@@ -52,7 +53,7 @@ def layer_input(
 
 def apply_layer(cfg: SceneMLPConfig, i: int, h: Tensor | None, x: Tensor, w: Tensor) -> LayerState:
     """x [S, N, in] @ w [S, out, in]^T -> new hidden state (residual on hidden layers)."""
-    pre = torch.bmm(x, w.transpose(1, 2))  # [S, N, out]
+    pre = scene_linear(x, w)  # [S, N, out]
     if i == cfg.depth - 1:
         return LayerState(pre, pre)
     act = torch.relu(pre)

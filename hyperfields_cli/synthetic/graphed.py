@@ -70,7 +70,7 @@ class GraphedPointFn:
         entry = self._graphs.get(key)
         if entry is None:
             try:
-                entry = self._graphs[key] = self._capture(xs, bucket)
+                entry = self._graphs[key] = self._capture_retrying(xs, bucket)
             except RuntimeError as exc:  # e.g. an op that cannot be captured: stay correct
                 msg = f"{self.name}: CUDA graph capture failed, running eagerly: {exc}"
                 warnings.warn(msg, stacklevel=2)
@@ -81,6 +81,17 @@ class GraphedPointFn:
             buf[:m].copy_(t)
         graph.replay()
         return static_out[:m].clone()
+
+    def _capture_retrying(
+        self, xs: tuple[Tensor, ...], bucket: int
+    ) -> tuple[torch.cuda.CUDAGraph, list[Tensor], Tensor]:
+        """A graph's pool needs fresh device memory; a training run may hold it all in the
+        allocator's cache (seen: 77 GiB reserved, unused): release that once and retry."""
+        try:
+            return self._capture(xs, bucket)
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            return self._capture(xs, bucket)
 
     def _capture(
         self, xs: tuple[Tensor, ...], bucket: int
