@@ -24,6 +24,10 @@ MIN_ROWS = 4096
 
 _pools: dict[torch.device, tuple[int, int]] = {}
 _streams: dict[torch.device, torch.cuda.Stream] = {}
+_anchors: dict[torch.device, torch.cuda.CUDAGraph] = {}
+"""The first graph of each device's pool, kept for the life of the process: once every graph
+of a shared pool is gone, capturing into it again trips an allocator assert (seen on the H100
+when a test's graphs were garbage-collected before the next capture)."""
 
 
 def graphs_enabled() -> bool:
@@ -119,6 +123,7 @@ class GraphedPointFn:
             finally:
                 graph.capture_end()
         stream.wait_stream(side)
+        _anchors.setdefault(device, graph)
         return graph, static_in, static_out
 
     def __repr__(self) -> str:
