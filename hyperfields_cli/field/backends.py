@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from hyperfields_cli.errors import UsageError
-from hyperfields_cli.field.grid_torch import grid_encode_torch
+from hyperfields_cli.field.grid_torch import grid_encode_torch, grid_encode_torch_chunked
 
 BACKENDS = ("auto", "torch", "torch-compile", "cuda", "tcnn")
 CUDA_FEATURES = (1, 2, 4, 8)
@@ -207,7 +207,7 @@ def encode_cuda(
 ) -> Tensor:  # fmt: skip
     """Our kernels; x [N, 3] in [0, 1] -> [N, L*F] fp32 (other F / dtypes: torch reference)."""
     if table.shape[1] not in CUDA_FEATURES or table.dtype not in (torch.float32, torch.float16):
-        return grid_encode_torch(x, table, resolutions, offsets, hashed, table_size)
+        return grid_encode_torch_chunked(x, table, resolutions, offsets, hashed, table_size)
     layout = host_layout(resolutions, offsets, hashed)
     if table.shape[0] < layout.offsets[-1]:  # checked here too: the raw extension must not see it
         raise ValueError(
@@ -244,7 +244,7 @@ def encode(
 ) -> Tensor:
     """x [N, 3] in [0, 1] -> raw features [N, L*F] with a backend that `resolve` returned."""
     if backend == "torch":
-        return grid_encode_torch(x, table, resolutions, offsets, hashed, table_size)
+        return grid_encode_torch_chunked(x, table, resolutions, offsets, hashed, table_size)
     if backend == "torch-compile":
         return compiled_torch_encode(x, table, resolutions, offsets, hashed, table_size)
     if backend == "cuda":

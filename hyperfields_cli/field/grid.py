@@ -16,7 +16,7 @@ import torch
 from pydantic import BaseModel, Field
 from torch import Tensor, nn
 
-from hyperfields_cli.field.grid_torch import grid_encode_torch
+from hyperfields_cli.field.grid_torch import grid_encode_torch_chunked
 
 Backend = Literal["auto", "torch", "torch-compile", "cuda"]
 
@@ -100,7 +100,7 @@ class GridEncoding(nn.Module):
         """x [N, 3] already in [0, 1] -> raw (unnormalised) features [N, L*F]."""
         backend = self.backend_for(x.device)
         if backend == "torch":
-            return grid_encode_torch(
+            return grid_encode_torch_chunked(
                 x,
                 self.table,
                 self.resolutions,

@@ -71,3 +71,24 @@ def grid_encode_torch(
         idx.reshape(n * levels, 8), table, per_sample_weights=weights, mode="sum"
     )  # [N * L, F]
     return out.reshape(n, levels * table.shape[1])
+
+
+GPU_DX_CHUNK = 2**18
+"""Points per call when a GPU run needs gradients w.r.t. the points: PyTorch's embedding_bag
+per-sample-weight backward ran for over 100 s at 2^20 points x 16 levels on an H100 (and
+36 ms at 2^18; `benchmarks/results/diag_grid_h100.txt`), so larger batches go in chunks."""
+
+
+def grid_encode_torch_chunked(
+    x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor, table_size: int
+) -> Tensor:
+    """`grid_encode_torch`, in chunks of GPU_DX_CHUNK points where that stall could happen."""
+    args = (table, resolutions, offsets, hashed, table_size)
+    if x.device.type != "cuda" or not x.requires_grad or x.shape[0] <= GPU_DX_CHUNK:
+        return grid_encode_torch(x, *args)
+    return encode_in_chunks(x, *args, chunk=GPU_DX_CHUNK)
+
+
+def encode_in_chunks(x: Tensor, *args: Tensor | int, chunk: int) -> Tensor:
+    """grid_encode_torch over consecutive chunks of `chunk` points, concatenated [N, L*F]."""
+    return torch.cat([grid_encode_torch(part, *args) for part in x.split(chunk)])  # type: ignore[arg-type]

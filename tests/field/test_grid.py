@@ -8,7 +8,13 @@ import torch
 from hyperfields_cli.errors import UsageError
 from hyperfields_cli.field import backends
 from hyperfields_cli.field.grid import GridConfig, GridEncoding, level_layout
-from hyperfields_cli.field.grid_torch import PRIMES, corner_indices, grid_encode_torch
+from hyperfields_cli.field.grid_torch import (
+    PRIMES,
+    corner_indices,
+    encode_in_chunks,
+    grid_encode_torch,
+    grid_encode_torch_chunked,
+)
 
 # 3 levels at res 2, 4, 8: two dense levels and one hashed (9^3 = 729 > 256 rows).
 SMALL = GridConfig(
@@ -191,3 +197,27 @@ def test_host_layout_is_cached_and_refreshed_on_change() -> None:
     assert backends.host_layout(res, offsets, hashed) is first
     hashed[0] = True  # in-place change bumps the version: recomputed
     assert backends.host_layout(res, offsets, hashed).hashed_mask == 0b101
+
+
+def test_chunked_encoding_matches_one_call_with_gradients() -> None:
+    table, res, offsets, hashed = small_args(SMALL, seed=2)
+    x = interior_points(SMALL, 50, seed=2).requires_grad_(True)
+    table.requires_grad_(True)
+    args = (table, res, offsets, hashed, 2**SMALL.log2_table_size)
+    g = torch.randn(50, SMALL.out_dim, dtype=torch.float64)
+    whole = torch.autograd.grad(grid_encode_torch(x, *args), (x, table), g)
+    parts = torch.autograd.grad(encode_in_chunks(x, *args, chunk=16), (x, table), g)
+    for a, b in zip(whole, parts, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="the chunked path is GPU-only")
+def test_gpu_gradients_wrt_many_points_finish() -> None:
+    """2^20 points with gradients w.r.t. x once stalled in embedding_bag's backward."""
+    cfg = GridConfig()
+    res, offsets, hashed = (t.cuda() for t in level_layout(cfg))
+    table = (0.1 * torch.randn(int(offsets[-1]), 2, device="cuda")).requires_grad_(True)
+    x = torch.rand(2**20, 3, device="cuda", requires_grad=True)
+    out = grid_encode_torch_chunked(x, table, res, offsets, hashed, 2**cfg.log2_table_size)
+    out.square().sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(table.grad).all()
