@@ -33,9 +33,9 @@ LIGHT_DIR = (0.42, -0.56, 0.71)
 
 AMBIENT, DIFFUSE = 0.42, 0.62
 
-# Tetrahedral finite-difference stencil: 4 distance evaluations give the gradient.
 Vec3 = tuple[float, float, float]
 
+# Tetrahedral finite-difference stencil: 4 distance evaluations give the gradient.
 _TETRA = ((1.0, -1.0, -1.0), (-1.0, -1.0, 1.0), (-1.0, 1.0, -1.0), (1.0, 1.0, 1.0))
 
 
