@@ -72,12 +72,14 @@ def main() -> None:
     ap.add_argument("--scenes-per-step", type=int, default=4)
     ap.add_argument("--volume-weight", type=float, default=0.0)
     ap.add_argument("--holdout-seed", type=int, default=0)
+    ap.add_argument("--arch", choices=["dynamic", "static", "concat"], default="dynamic")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
     train, test = split(args.shapes, args.materials, args.holdout_seed)
     dev = torch.device("cpu")
-    model, text = build_model(TINY, [sp.phrase(0) for sp in train + test], dev)
+    cfg = TINY.model_copy(update={"arch": args.arch})
+    model, text = build_model(cfg, [sp.phrase(0) for sp in train + test], dev)
     optim = OptimConfig(lr=2e-3, grid_lr=2e-2, warmup_steps=50, checkpoint_every=10**6)
     trainer = Trainer(
         model, param_groups(model, optim), optim, args.steps, None, "testbed", show_progress=False
