@@ -255,7 +255,7 @@ class Trainer:
         progress.update(
             task,
             completed=self.step,
-            loss=f"{rec.get('loss', float('nan')):.4f}",
-            psnr=f"{rec.get('psnr', float('nan')):.2f}",
+            loss=f"{rec['loss']:.4f}" if "loss" in rec else "-",
+            psnr=f"{rec['psnr']:.2f}" if "psnr" in rec else "-",
             rate=f"{rate:.1f}",
         )
