@@ -1,5 +1,6 @@
 """Where the ray-marching kernels can be tested: their CPU build (slow, needs a C++ toolchain)
-and CUDA (needs a GPU). Shared by the kernel tests as a pytest parametrisation."""
+and CUDA (needs a GPU). Shared by the kernel tests as a pytest parametrisation (the `dev` fixture in
+conftest.py runs a test once per device)."""
 
 from __future__ import annotations
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _kernel_devices import KERNEL_DEVICES
 from _threads import single_thread  # noqa: F401
 from torch import Tensor
 
 from hyperfields_cli.field.base import FieldOutput
+from hyperfields_cli.render import marcher_ext
 
 
 class Spheres:
@@ -101,3 +103,13 @@ def rays_towards_origin(
 @pytest.fixture
 def make_rays():
     return rays_towards_origin
+
+
+@pytest.fixture(params=KERNEL_DEVICES)
+def dev(request: pytest.FixtureRequest) -> torch.device:
+    """Each ray-marching kernel device in turn; fails (not skips) when the extension does not
+    build there."""
+    device = torch.device(request.param)
+    if marcher_ext.extension(device) is None:
+        pytest.fail(f"the ray-marching extension did not build for {device}")
+    return device

@@ -11,14 +11,12 @@ import math
 
 import pytest
 import torch
-from _kernel_devices import KERNEL_DEVICES
 
 from hyperfields_cli.errors import UsageError
 from hyperfields_cli.field.grid import GridConfig
 from hyperfields_cli.field.mlp import SceneMLPConfig, scene_mlp
 from hyperfields_cli.field.mlp_infer import fold_mlp, run_folded
 from hyperfields_cli.hypernet.direct import DirectNeRF, DirectNeRFConfig
-from hyperfields_cli.render import marcher_ext
 from hyperfields_cli.render.cameras import orbit_cameras
 from hyperfields_cli.render.infer_field import (
     AutocastField,
@@ -150,14 +148,6 @@ def test_options_are_refused_in_training(spheres, make_rays) -> None:
         RoundSchedule(min_per_round=8, max_per_round=4).check()
 
 
-@pytest.fixture(params=KERNEL_DEVICES)
-def kdev(request) -> torch.device:
-    device = torch.device(request.param)
-    if marcher_ext.extension(device) is None:
-        pytest.fail(f"the ray-marching extension did not build for {device}")
-    return device
-
-
 SCHEDULES = [
     RoundSchedule(min_per_round=2),
     RoundSchedule(compact_every=0),
@@ -167,8 +157,8 @@ SCHEDULES = [
 ]
 
 
-def test_round_schedules_give_the_same_pixels(kdev) -> None:
-    field, occ, cams = scene_setup(scenes=2, device=str(kdev))
+def test_round_schedules_give_the_same_pixels(dev) -> None:
+    field, occ, cams = scene_setup(scenes=2, device=str(dev))
     kw = {"occupancy": occ, "step": default_step(1.0, 256), "backend": "cuda"}
     st0 = RoundStats(count_used=True)
     base = render_image(field, cams, stats=st0, **kw)
@@ -189,27 +179,27 @@ def test_round_schedules_give_the_same_pixels(kdev) -> None:
     assert len(st.rounds) < len(rounds0)  # 64 samples per round: fewer rounds
 
 
-def test_march_rays_counts_match_stats(kdev, spheres, make_rays) -> None:
+def test_march_rays_counts_match_stats(dev, spheres, make_rays) -> None:
     f = spheres((0.5, 0.3), support=0.2)
     occ = OccupancyGrid(2, resolution=32)
     gen = torch.Generator().manual_seed(0)
     for _ in range(20):
         occ.update(f, generator=gen)
-    o, d = (x.to(kdev) for x in make_rays(1500, spread=1.4))
+    o, d = (x.to(dev) for x in make_rays(1500, spread=1.4))
     kw = {"step": default_step(1.0, 512), "backend": "cuda", "training": False}
-    ref = march_rays(f, o, d, occ.to(kdev), **kw)
+    ref = march_rays(f, o, d, occ.to(dev), **kw)
     for sched in (None, RoundSchedule(compact_every=0)):
         st = RoundStats()
-        out = march_rays(f, o, d, occ.to(kdev), schedule=sched, stats=st, **kw)
+        out = march_rays(f, o, d, occ.to(dev), schedule=sched, stats=st, **kw)
         assert st.queried == out.num_queried
         assert rel(out.rgb, ref.rgb) <= 1e-5
         if sched is None:
             assert out.num_queried == ref.num_queried
 
 
-def test_stage_timer_splits_a_render(kdev) -> None:
-    field, occ, cams = scene_setup(scenes=1, device=str(kdev), size=16)
-    timer = StageTimer(kdev)
+def test_stage_timer_splits_a_render(dev) -> None:
+    field, occ, cams = scene_setup(scenes=1, device=str(dev), size=16)
+    timer = StageTimer(dev)
     for precision in ("fp32", "bf16"):
         render_image(
             field,

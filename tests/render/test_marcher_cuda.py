@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _kernel_devices import KERNEL_DEVICES
 
 from hyperfields_cli.field.base import FieldOutput, FieldWrapper
 from hyperfields_cli.render import marcher_ext
 from hyperfields_cli.render.marcher import default_step, march_rays, plan_steps
 from hyperfields_cli.render.occupancy import OccupancyGrid, pack_bits
-
-
-@pytest.fixture(params=KERNEL_DEVICES)
-def dev(request) -> torch.device:
-    device = torch.device(request.param)
-    if marcher_ext.extension(device) is None:
-        pytest.fail(f"the ray-marching extension did not build for {device}")
-    return device
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
