@@ -59,7 +59,7 @@ def split(shapes: list[str], materials: list[str], seed: int) -> tuple[list, lis
 
 def teacher_colour(specs: list[SceneSpec], p: Tensor) -> Tensor:
     """Shaded colour of each scene's material at p [P, 3], lit with its shape's normal field."""
-    light = ProceduralScenes(specs[:1])._light
+    light = ProceduralScenes(specs[:1]).light
     out = [shaded_colour(sp.attribute, light, p, surface_normals(sp.shape, p)) for sp in specs]
     return torch.stack(out)  # [S, P, 3]
 

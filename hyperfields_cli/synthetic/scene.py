@@ -166,9 +166,8 @@ class ProceduralScenes:
         self.softness = softness
         self.band = 10.0 * softness  # sigmoid(-10) * scale < 0.02: treated as empty beyond
         light = torch.tensor(light_dir, dtype=torch.float32)
-        self.light = light / light.norm()
-        x, y, z = self.light.tolist()
-        self._light: Vec3 = (x, y, z)
+        x, y, z = (light / light.norm()).tolist()
+        self.light: Vec3 = (x, y, z)  # unit, as float32 rounds it
         self._by_shape = self._groups(lambda s: s.shape)
         self._by_attr = self._groups(lambda s: s.attribute)
 
@@ -231,7 +230,7 @@ class ProceduralScenes:
         for name, rows in self._by_attr.items():
             fi = hits.of(rows)
             if fi.numel():
-                colour = _graphed("colour", name, self._light)
+                colour = _graphed("colour", name, self.light)
                 rgb[fi] = colour(flat_pts[fi], normal[fi]).to(rgb.dtype)
         return FieldOutput(sigma, rgb.reshape(s, n, 3))
 
