@@ -22,23 +22,22 @@ from torch import Tensor
 MIN_ROWS = 4096
 """Smallest bucket: tiny calls share one graph instead of one graph per size."""
 
-_pools: dict[torch.device, tuple[int, int]] = {}
 _streams: dict[torch.device, torch.cuda.Stream] = {}
 _anchors: dict[torch.device, torch.cuda.CUDAGraph] = {}
-"""The first graph of each device's pool, kept for the life of the process: once every graph
-of a shared pool is gone, capturing into it again trips an allocator assert (seen on the H100
-when a test's graphs were garbage-collected before the next capture)."""
+"""The first graph captured on each device, kept for the life of the process: its memory pool
+is the one every later graph there shares (outputs are cloned out at once). Keeping it alive
+keeps the pool alive: once every graph of a shared pool is gone, capturing into it again trips
+an allocator assert (seen on the H100 when a test's graphs were garbage-collected)."""
 
 
 def graphs_enabled() -> bool:
     return os.environ.get("HYPERFIELDS_CUDA_GRAPHS", "1") != "0"
 
 
-def _pool(device: torch.device) -> tuple[int, int]:
-    """One memory pool per device for every graph (outputs are cloned out at once)."""
-    if device not in _pools:
-        _pools[device] = torch.cuda.graph_pool_handle()
-    return _pools[device]
+def _pool(device: torch.device) -> tuple[int, int] | None:
+    """The device's shared memory pool (None: the first capture there makes it)."""
+    anchor = _anchors.get(device)
+    return anchor.pool() if anchor is not None else None
 
 
 def _capture_stream(device: torch.device) -> torch.cuda.Stream:
