@@ -29,6 +29,7 @@ from hyperfields_cli.field.grid import GridConfig  # noqa: E402
 from hyperfields_cli.field.mlp import SceneMLPConfig  # noqa: E402
 from hyperfields_cli.hypernet.hypernet import HyperNetConfig  # noqa: E402
 from hyperfields_cli.hypernet.model import HyperFieldsConfig, ProbeConfig  # noqa: E402
+from hyperfields_cli.synthetic import scene as world  # noqa: E402
 from hyperfields_cli.synthetic.scene import (  # noqa: E402
     ProceduralScenes,
     SceneSpec,
@@ -73,9 +74,12 @@ def main() -> None:
     ap.add_argument("--volume-weight", type=float, default=0.0)
     ap.add_argument("--holdout-seed", type=int, default=0)
     ap.add_argument("--arch", choices=["dynamic", "static", "concat"], default="dynamic")
+    ap.add_argument("--flat", action="store_true", help="diagnostic: unlit world (colour = albedo)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.flat:  # shaded_colour reads these at call time
+        world.AMBIENT, world.DIFFUSE = 1.0, 0.0
     train, test = split(args.shapes, args.materials, args.holdout_seed)
     dev = torch.device("cpu")
     cfg = TINY.model_copy(update={"arch": args.arch})
