@@ -5,6 +5,10 @@ grow with the level count (a per-level loop is launch-bound on GPUs). Corner ind
 weights are built per axis and combined by broadcasting, and the gather + weighted sum is one
 `embedding_bag`, so no [N, L, 8, 3] or [N, L, 8, F] intermediate is ever materialised: that
 keeps the CPU path (the default without CUDA) memory-bound instead of allocation-bound.
+
+`grid_encode_torch_gather` is the same function written for torch.compile: Inductor cannot fuse
+`embedding_bag` (compiled, it ran at eager speed, 17.5 M points/s fwd+bwd on an H100) nor trace
+through `nonzero`, but it fuses a plain gather + weighted sum into one kernel (~290 M points/s).
 """
 
 from __future__ import annotations
@@ -22,13 +26,20 @@ def _pairs(lo: Tensor, frac: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def corner_indices(
-    x: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor, table_size: int
+    x: Tensor,
+    resolutions: Tensor,
+    offsets: Tensor,
+    hashed: Tensor,
+    table_size: int,
+    branchless: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Row indices into the flat embedding table and trilinear weights.
 
     x [N, 3] in [0, 1]; resolutions [L] int64 cells per axis; offsets [L+1] row starts;
     hashed [L] bool (level stored in a hash table of `table_size` rows instead of densely).
     Returns idx [N, L, 8] int64 and w [N, L, 8]; corner c = x-bit + 2 y-bit + 4 z-bit.
+    branchless: both layouts for every level, picked with `where` (no data-dependent
+    `nonzero`, so torch.compile traces one graph; twice the index arithmetic).
     """
     res = resolutions.to(x.device)
     pos = x[:, None, :] * res[None, :, None].to(x.dtype)  # [N, L, 3]
@@ -37,27 +48,44 @@ def corner_indices(
     lo = base.long()
     (ix, wx), (iy, wy), (iz, wz) = (_pairs(lo[..., a], frac[..., a]) for a in range(3))
     hashed = hashed.to(x.device)
+    if branchless:
+        local = torch.where(
+            hashed[None, :, None, None, None],
+            _hash_rows(ix, iy, iz, table_size),
+            _dense_rows(ix, iy, iz, (res + 1)[None, :, None]),
+        )
+        idx = local.reshape(*local.shape[:2], 8) + offsets.to(x.device)[None, :-1, None]
+        return idx, _corner_weights(wx, wy, wz)
     local = torch.empty(*lo.shape[:2], 2, 2, 2, dtype=torch.int64, device=x.device)
     dense_l = (~hashed).nonzero().squeeze(1)  # levels stored densely / in the hash table
     hash_l = hashed.nonzero().squeeze(1)
-    if dense_l.numel():  # x + side * (y + side * z)
+    if dense_l.numel():
         side = (res[dense_l] + 1)[None, :, None]  # [1, Ld, 1]
-        dx, dy, dz = ix[:, dense_l], iy[:, dense_l] * side, iz[:, dense_l] * side * side
-        local[:, dense_l] = (
-            dx[:, :, None, None, :] + dy[:, :, None, :, None] + dz[:, :, :, None, None]
-        )
-    if hash_l.numel():  # (x * p0) ^ (y * p1) ^ (z * p2) mod T
-        hx, hy, hz = (
-            ix[:, hash_l] * PRIMES[0],
-            iy[:, hash_l] * PRIMES[1],
-            iz[:, hash_l] * PRIMES[2],
-        )
-        local[:, hash_l] = (
-            hx[:, :, None, None, :] ^ hy[:, :, None, :, None] ^ hz[:, :, :, None, None]
-        ) & (table_size - 1)
+        local[:, dense_l] = _dense_rows(ix[:, dense_l], iy[:, dense_l], iz[:, dense_l], side)
+    if hash_l.numel():
+        local[:, hash_l] = _hash_rows(ix[:, hash_l], iy[:, hash_l], iz[:, hash_l], table_size)
     idx = local.reshape(*local.shape[:2], 8) + offsets.to(x.device)[None, :-1, None]
+    return idx, _corner_weights(wx, wy, wz)
+
+
+def _dense_rows(ix: Tensor, iy: Tensor, iz: Tensor, side: Tensor) -> Tensor:
+    """Per-axis corners [N, L, 2] -> dense rows x + side * (y + side * z) [N, L, 2, 2, 2]."""
+    dy, dz = iy * side, iz * side * side
+    return ix[:, :, None, None, :] + dy[:, :, None, :, None] + dz[:, :, :, None, None]
+
+
+def _hash_rows(ix: Tensor, iy: Tensor, iz: Tensor, table_size: int) -> Tensor:
+    """Per-axis corners [N, L, 2] -> hashed rows (x p0 ^ y p1 ^ z p2) mod T [N, L, 2, 2, 2]."""
+    hx, hy, hz = ix * PRIMES[0], iy * PRIMES[1], iz * PRIMES[2]
+    return (hx[:, :, None, None, :] ^ hy[:, :, None, :, None] ^ hz[:, :, :, None, None]) & (
+        table_size - 1
+    )
+
+
+def _corner_weights(wx: Tensor, wy: Tensor, wz: Tensor) -> Tensor:
+    """Per-axis weights [N, L, 2] -> trilinear corner weights [N, L, 8]."""
     w = wz[:, :, :, None, None] * wy[:, :, None, :, None] * wx[:, :, None, None, :]
-    return idx, w.reshape(*w.shape[:2], 8)
+    return w.reshape(*w.shape[:2], 8)
 
 
 def grid_encode_torch(
@@ -71,6 +99,16 @@ def grid_encode_torch(
         idx.reshape(n * levels, 8), table, per_sample_weights=weights, mode="sum"
     )  # [N * L, F]
     return out.reshape(n, levels * table.shape[1])
+
+
+def grid_encode_torch_gather(
+    x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor, table_size: int
+) -> Tensor:
+    """`grid_encode_torch` as a gather + weighted sum: the formulation torch.compile fuses."""
+    idx, w = corner_indices(x, resolutions, offsets, hashed, table_size, branchless=True)
+    feats = table[idx]  # [N, L, 8, F]
+    out = (feats * w[..., None].to(table.dtype)).sum(dim=2)  # [N, L, F]
+    return out.reshape(x.shape[0], -1)
 
 
 GPU_DX_CHUNK = 2**18

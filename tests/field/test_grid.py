@@ -14,6 +14,7 @@ from hyperfields_cli.field.grid_torch import (
     encode_in_chunks,
     grid_encode_torch,
     grid_encode_torch_chunked,
+    grid_encode_torch_gather,
 )
 
 # 3 levels at res 2, 4, 8: two dense levels and one hashed (9^3 = 729 > 256 rows).
@@ -188,6 +189,32 @@ def test_encode_torch_matches_reference() -> None:
     x = torch.rand(33, 3, dtype=torch.float64)
     out = backends.encode("torch", x, table, res, offsets, hashed, 256)
     assert torch.equal(out, grid_encode_torch(x, table, res, offsets, hashed, 256))
+
+
+@pytest.mark.parametrize("cfg", [SMALL, GridConfig(num_levels=6, log2_table_size=12)])
+def test_gather_formulation_matches_with_gradients(cfg: GridConfig) -> None:
+    """The torch.compile formulation is the same function: values, d/dtable and d/dx."""
+    table, res, offsets, hashed = small_args(cfg, seed=5)
+    n = 64
+    x = interior_points(cfg, n, seed=5).requires_grad_(True)
+    table.requires_grad_(True)
+    args = (table, res, offsets, hashed, 2**cfg.log2_table_size)
+    g = torch.randn(n, cfg.out_dim, dtype=torch.float64)
+    outs = [f(x, *args) for f in (grid_encode_torch, grid_encode_torch_gather)]
+    torch.testing.assert_close(outs[1], outs[0])
+    grads = [torch.autograd.grad(o, (x, table), g) for o in outs]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(b, a)
+
+
+def test_gather_formulation_traces_as_one_graph() -> None:
+    """No graph break (the embedding_bag path breaks on `nonzero` and compiles to eager speed)."""
+    table, res, offsets, hashed = small_args(SMALL)
+    x = torch.rand(40, 3, dtype=torch.float64)
+    explained = torch._dynamo.explain(grid_encode_torch_gather)(
+        x, table, res, offsets, hashed, 2**SMALL.log2_table_size
+    )
+    assert explained.graph_break_count == 0 and explained.graph_count == 1
 
 
 def test_host_layout_is_cached_and_refreshed_on_change() -> None:

@@ -30,6 +30,7 @@ shape = "vase"
 attribute = "green"
 """
 ITERS = 6
+GRID_LR = tiny_optim().grid_lr
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +68,11 @@ def _history(world: Path, name: str) -> list[dict]:
 
 
 def _assert_same_weights(a: Artifact, b: Artifact) -> None:
-    """Equal up to float noise, which Adam (eps 1e-15) scales up where a gradient is ~0.
-    The attention's key bias is left out: softmax ignores it, so its gradient is only
-    rounding noise and its Adam steps are lr-sized noise."""
+    """Equal up to float noise. Adam (eps 1e-15) turns a gradient that is only rounding noise
+    into a step of ~lr: the grid rows that a step barely touches may differ by up to ~lr per
+    step (seen on a 16-core host: 2 workers x 1 thread vs 1 process), so the grid table gets
+    a bound on how many entries differ and by how much instead of an elementwise tolerance.
+    The attention's key bias is left out: softmax ignores it, so its gradient is only noise."""
     wa, wb = (
         load_file(str(a.path / "model.safetensors")),
         load_file(str(b.path / "model.safetensors")),
@@ -80,7 +83,13 @@ def _assert_same_weights(a: Artifact, b: Artifact) -> None:
         if key.endswith("self_attn.in_proj_bias"):
             d = x.shape[0] // 3
             x, y = torch.cat([x[:d], x[2 * d :]]), torch.cat([y[:d], y[2 * d :]])
-        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-4, msg=key)
+        if key == "grid.table":
+            diff = (x - y).abs()
+            off = diff > 1e-4 + 1e-4 * y.abs()
+            assert float(off.double().mean()) < 1e-3, f"{int(off.sum())} of {off.numel()} differ"
+            assert float(diff.max()) <= 3 * ITERS * GRID_LR, float(diff.max())
+            continue
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-4, msg=lambda m, k=key: f"{k}: {m}")
 
 
 def _assert_same_history(got: list[dict], want: list[dict]) -> None:
