@@ -8,9 +8,11 @@ rotated over 4 sets of fresh random data. Modes (M points/s = N / time):
   fwd+bwd+dx  the same plus the gradient wrt the points (not for torch.compile: 2nd compile)
 Patterns: "uniform" points in the unit cube; "rays" (CUDA only) = 128 ordered samples along
 random rays, as a NeRF batch arrives (coherent: more same-row atomics at coarse levels).
-"cuda-pairs" = our kernels with backends.PAIR_ATOMICS on (one 16-byte atomic for x-adjacent rows);
-"cuda-mergeR" = pairs plus warp merging of same-cell runs on levels of resolution <= R
-(backends.MERGE_RES); "cuda" alone = the kernels as the package configures them.
+Our kernels, backward variants without warp merging: "cuda-red" one atomic per row;
+"cuda-pairs1" one 16-byte atomic for x-adjacent rows that start at an even row (the session-4
+default); "cuda-pairs" every x-adjacent pair (backends.PAIR_ATOMICS = 2); "cuda-mergeR" = pairs
+plus warp merging of same-cell runs on levels of resolution <= R (backends.MERGE_RES);
+"cuda" alone = the kernels as the package configures them.
 
   python benchmarks/bench_grid.py --out grid.json          # GPU (compile costs ~40 s per N)
   python benchmarks/bench_grid.py --device cpu --quick     # logic check on a CPU
@@ -47,7 +49,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--quick", action="store_true", help="small N, eager only, few repeats")
     ap.add_argument("--sizes", type=int, nargs="+", default=None, help="log2 N (16 18 20)")
-    ap.add_argument("--backends", default=None, help="eager,compile,cuda,cuda-red,cuda-mergeR")
+    ap.add_argument("--backends", default=None, help="comma list, see the docstring")
     ap.add_argument("--patterns", default="uniform,rays", help="uniform and/or rays")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats (median)")
     ap.add_argument("--min-ms", type=float, default=None, help="time per repeat, ms")
@@ -184,12 +186,11 @@ def encoders(names: list[str], device: torch.device) -> dict[str, Encode]:
         elif name == "cuda":
             backends.resolve("cuda", device)  # raises a clear error if it cannot build
             out[name] = backends.encode_cuda
-        elif name in ("cuda-red", "cuda-pairs") or name.startswith("cuda-merge"):
+        elif name in ("cuda-red", "cuda-pairs1", "cuda-pairs") or name.startswith("cuda-merge"):
             backends.resolve("cuda", device)
             merge = int(name.removeprefix("cuda-merge")) if "merge" in name else 0
-            out[name] = functools.partial(
-                backends.encode_cuda, pair_atomics=name != "cuda-red", merge_res=merge
-            )
+            pairs = {"cuda-red": 0, "cuda-pairs1": 1}.get(name, 2)
+            out[name] = functools.partial(backends.encode_cuda, pair_atomics=pairs, merge_res=merge)
         else:
             raise SystemExit(f"unknown backend {name!r}")
     return out

@@ -56,21 +56,39 @@ HD void add_row_pair(float* rows, const float (&a)[2], const float (&b)[2]) {
 #endif
 }
 
-// grad_table[row[k]] += v[k] for the 8 corners. pairs (F = 2): corners k, k + 1 differ in x
-// only, which is often rows r, r + 1 (x has hash prime 1): then one 16-byte reduction.
+// Where the x-neighbour rows of one corner pair go as a single 16-byte reduction (F = 2).
+// Rows r, r ^ 1 share an aligned 16-byte block of grad_table: on hashed levels that is every
+// even x (x has hash prime 1, so rows x ^ C and (x + 1) ^ C differ in bit 0 only), in either
+// order. Dense rows r, r + 1 with r odd straddle two blocks; they go to `shifted`, a second
+// accumulator for the dense rows [0, shifted_rows) that stores row r at row r + 1, where the
+// pair is aligned; the caller adds it back (grad[r] += shifted[r + 1]). So every dense pair
+// and half the hashed ones cost one reduction instead of two.
+// Modes (GridParams.pair_atomics): 0 one reduction per row; 1 only pairs that start at an
+// even row (session 4, kept for benchmarks); 2 everything above (default).
+struct PairTarget {
+  float* shifted;         // [shifted_rows + 2, 2] fp32, zeroed; nullptr: no shifted buffer
+  uint32_t shifted_rows;  // rows of the dense levels (they come first in the table)
+  uint32_t mode;          // 0, 1 or 2, see above
+};
+
+// grad_table[row[k]] += v[k] for the 8 corners; corners k, k + 1 differ in x only.
 template <int F>
-HD void scatter_corners(float* grad_table, const uint32_t (&row)[8], const float (&v)[8][F],
-                        bool pairs) {
+HD void scatter_corners(float* grad_table, const PairTarget& pt, const uint32_t (&row)[8],
+                        const float (&v)[8][F]) {
   if constexpr (F == 2) {
-    if (pairs) {
+    if (pt.mode != 0u) {
 #pragma unroll
       for (int k = 0; k < 8; k += 2) {
-        const uint32_t r = row[k];
-        if ((r & 1u) == 0u && row[k + 1] == r + 1u) {
-          add_row_pair(grad_table + static_cast<size_t>(r) * 2, v[k], v[k + 1]);
+        const uint32_t r = row[k], r1 = row[k + 1];
+        if (r1 == (r ^ 1u) && (pt.mode == 2u || (r & 1u) == 0u)) {
+          const bool up = (r & 1u) == 0u;  // r is the block's first row
+          add_row_pair(grad_table + static_cast<size_t>(up ? r : r1) * 2, up ? v[k] : v[k + 1],
+                       up ? v[k + 1] : v[k]);
+        } else if (pt.shifted != nullptr && r1 == r + 1u && r1 < pt.shifted_rows) {
+          add_row_pair(pt.shifted + static_cast<size_t>(r1) * 2, v[k], v[k + 1]);
         } else {
           add_row<2>(grad_table + static_cast<size_t>(r) * 2, v[k]);
-          add_row<2>(grad_table + static_cast<size_t>(row[k + 1]) * 2, v[k + 1]);
+          add_row<2>(grad_table + static_cast<size_t>(r1) * 2, v[k + 1]);
         }
       }
       return;

@@ -78,6 +78,9 @@ GridParams make_params(const torch::Tensor& x, const torch::Tensor& table,
                 " rows but needs ", needed);
     p.resolution[l] = static_cast<uint32_t>(res);
     p.offset[l] = static_cast<uint32_t>(offsets[l]);
+    if (!hashed && p.dense_rows == offsets[l]) {  // dense levels before the first hashed one
+      p.dense_rows = static_cast<uint32_t>(offsets[l + 1]);
+    }
   }
   TORCH_CHECK((p.num_points << p.group_log2) < (1LL << 31), "grid_encode: too many points (",
               p.num_points, ")");
@@ -114,12 +117,13 @@ std::vector<torch::Tensor> grid_backward(const torch::Tensor& grad_out_in, const
                                          const std::vector<int64_t>& resolutions,
                                          const std::vector<int64_t>& offsets,
                                          int64_t hashed_mask, int64_t table_size,
-                                         bool need_table, bool need_x, bool pair_atomics,
+                                         bool need_table, bool need_x, int64_t pair_atomics,
                                          int64_t merge_res) {
   check_points(x);
   check_table(table_in, x);
   GridParams p = make_params(x, table_in, resolutions, offsets, hashed_mask, table_size);
-  p.pair_atomics = pair_atomics ? 1u : 0u;
+  TORCH_CHECK(pair_atomics >= 0 && pair_atomics <= 2, "grid_encode: pair_atomics must be 0..2");
+  p.pair_atomics = static_cast<uint32_t>(pair_atomics);
   TORCH_CHECK(merge_res >= 0, "grid_encode: merge_res must be >= 0");
   p.merge_res = static_cast<uint32_t>(merge_res < (1LL << 31) ? merge_res : (1LL << 31));
   const int64_t f = table_in.size(1);
@@ -135,6 +139,10 @@ std::vector<torch::Tensor> grid_backward(const torch::Tensor& grad_out_in, const
   const auto f32 = x.options().dtype(torch::kFloat32);
   torch::Tensor grad_table = need_table ? torch::zeros({table.size(0), f}, f32)
                                         : torch::empty({0}, f32);
+  // Second accumulator for the dense rows' odd-aligned pairs (see grid_atomics.cuh).
+  const bool shifted = need_table && pair_atomics == 2 && f == 2 && p.dense_rows > 0;
+  const int64_t shifted_rows = shifted ? static_cast<int64_t>(p.dense_rows) + 2 : 0;
+  torch::Tensor grad_shifted = torch::zeros({shifted_rows, 2}, f32);
   const int64_t groups = (p.num_levels + (1u << p.group_log2) - 1) >> p.group_log2;
   torch::Tensor grad_x_partial = need_x ? torch::empty({groups, x.size(0), 3}, f32)
                                         : torch::empty({0}, f32);
@@ -142,7 +150,12 @@ std::vector<torch::Tensor> grid_backward(const torch::Tensor& grad_out_in, const
     C10_CUDA_CHECK(hfgrid::launch_backward(
         x.data_ptr<float>(), table.data_ptr(), table_type(table), static_cast<int>(f),
         grad_out.data_ptr<float>(), p, need_table ? grad_table.data_ptr<float>() : nullptr,
+        shifted ? grad_shifted.data_ptr<float>() : nullptr,
         need_x ? grad_x_partial.data_ptr<float>() : nullptr, c10::cuda::getCurrentCUDAStream()));
+  }
+  if (shifted) {
+    const int64_t rows = p.dense_rows;
+    grad_table.narrow(0, 0, rows).add_(grad_shifted.narrow(0, 1, rows));
   }
   torch::Tensor grad_x = need_x ? (groups == 1 ? grad_x_partial[0] : grad_x_partial.sum(0))
                                 : torch::empty({0}, f32);

@@ -217,7 +217,7 @@ template <int F, typename T, bool kTable, bool kX>
 __device__ __forceinline__ void backward_lane(uint32_t i, uint32_t group, const float* x,
                                               const T* table, const float* grad_out,
                                               const GridParams& p, float* grad_table,
-                                              float (&dx)[3]) {
+                                              float* grad_shifted, float (&dx)[3]) {
   dx[0] = dx[1] = dx[2] = 0.0f;
   const Lane t = lane_of(i, group, p);
   Cell c;
@@ -244,7 +244,8 @@ __device__ __forceinline__ void backward_lane(uint32_t i, uint32_t group, const 
         tail = merge_runs<8, F>(v, key, 1u << p.group_log2);
       }
     }
-    if (t.valid && tail) scatter_corners<F>(grad_table, c.row, v, p.pair_atomics != 0u);
+    const PairTarget pt{grad_shifted, p.dense_rows, p.pair_atomics};
+    if (t.valid && tail) scatter_corners<F>(grad_table, pt, c.row, v);
   }
   if constexpr (kX) {
     if (t.valid) grad_x_thread<F, T>(c, table, g, dx);
@@ -262,10 +263,12 @@ template <int F, typename T, bool kTable, bool kX>
 __global__ void __launch_bounds__(kThreads)
     backward_kernel(const float* __restrict__ x, const T* __restrict__ table,
                     const float* __restrict__ grad_out, float* __restrict__ grad_table,
-                    float* __restrict__ grad_x_partial, const GridParams p) {
+                    float* __restrict__ grad_shifted, float* __restrict__ grad_x_partial,
+                    const GridParams p) {
   const uint32_t i = blockIdx.x * kThreads + threadIdx.x;
   float dx[3];
-  backward_lane<F, T, kTable, kX>(i, blockIdx.y, x, table, grad_out, p, grad_table, dx);
+  backward_lane<F, T, kTable, kX>(i, blockIdx.y, x, table, grad_out, p, grad_table, grad_shifted,
+                                  dx);
   if constexpr (kX) {
     // Sum over the 2^g adjacent lanes of one point (all 32 lanes reach here: no early exit).
     for (uint32_t s = 1; s < (1u << p.group_log2); s <<= 1) {
@@ -297,15 +300,19 @@ cudaError_t forward_typed(const float* x, const void* table, const GridParams& p
 
 template <int F, typename T>
 cudaError_t backward_typed(const float* x, const void* table, const float* grad_out,
-                           const GridParams& p, float* gt, float* gx, cudaStream_t stream) {
+                           const GridParams& p, float* gt, float* gs, float* gx,
+                           cudaStream_t stream) {
   const T* tab = static_cast<const T*>(table);
   const dim3 grid = grid_of(p);
   if (gt != nullptr && gx != nullptr) {
-    backward_kernel<F, T, true, true><<<grid, kThreads, 0, stream>>>(x, tab, grad_out, gt, gx, p);
+    backward_kernel<F, T, true, true>
+        <<<grid, kThreads, 0, stream>>>(x, tab, grad_out, gt, gs, gx, p);
   } else if (gt != nullptr) {
-    backward_kernel<F, T, true, false><<<grid, kThreads, 0, stream>>>(x, tab, grad_out, gt, gx, p);
+    backward_kernel<F, T, true, false>
+        <<<grid, kThreads, 0, stream>>>(x, tab, grad_out, gt, gs, gx, p);
   } else if (gx != nullptr) {
-    backward_kernel<F, T, false, true><<<grid, kThreads, 0, stream>>>(x, tab, grad_out, gt, gx, p);
+    backward_kernel<F, T, false, true>
+        <<<grid, kThreads, 0, stream>>>(x, tab, grad_out, gt, gs, gx, p);
   }
   return cudaGetLastError();
 }
@@ -324,12 +331,13 @@ cudaError_t forward_dispatch(int features, const float* x, const void* table, co
 
 template <typename T>
 cudaError_t backward_dispatch(int features, const float* x, const void* table, const float* go,
-                              const GridParams& p, float* gt, float* gx, cudaStream_t s) {
+                              const GridParams& p, float* gt, float* gs, float* gx,
+                              cudaStream_t s) {
   switch (features) {
-    case 1: return backward_typed<1, T>(x, table, go, p, gt, gx, s);
-    case 2: return backward_typed<2, T>(x, table, go, p, gt, gx, s);
-    case 4: return backward_typed<4, T>(x, table, go, p, gt, gx, s);
-    case 8: return backward_typed<8, T>(x, table, go, p, gt, gx, s);
+    case 1: return backward_typed<1, T>(x, table, go, p, gt, gs, gx, s);
+    case 2: return backward_typed<2, T>(x, table, go, p, gt, gs, gx, s);
+    case 4: return backward_typed<4, T>(x, table, go, p, gt, gs, gx, s);
+    case 8: return backward_typed<8, T>(x, table, go, p, gt, gs, gx, s);
     default: return cudaErrorInvalidValue;
   }
 }
@@ -346,13 +354,13 @@ cudaError_t launch_forward(const float* x, const void* table, TableType type, in
 
 cudaError_t launch_backward(const float* x, const void* table, TableType type, int features,
                             const float* grad_out, const GridParams& p, float* grad_table,
-                            float* grad_x_partial, cudaStream_t stream) {
+                            float* grad_shifted, float* grad_x_partial, cudaStream_t stream) {
   if (p.num_points == 0) return cudaSuccess;
   return type == TableType::kFloat16
              ? backward_dispatch<__half>(features, x, table, grad_out, p, grad_table,
-                                         grad_x_partial, stream)
+                                         grad_shifted, grad_x_partial, stream)
              : backward_dispatch<float>(features, x, table, grad_out, p, grad_table,
-                                        grad_x_partial, stream);
+                                        grad_shifted, grad_x_partial, stream);
 }
 
 }  // namespace hfgrid

@@ -40,9 +40,10 @@ EXTENSION_SOURCES = ("grid_encode.cpp", "grid_encode.cu")
 
 _build: dict[str, Any] = {}  # "module" or "error", set once per process
 
-# Backward tuning knob (F = 2 only): add x-adjacent rows r, r+1 with one 16-byte atomic instead
-# of two 8-byte ones; benchmarks/bench_grid.py ("cuda-pairs") measured it faster, so it is on.
-PAIR_ATOMICS = True  # measured faster on H200 (bench_grid: 574 vs 507 M points/s at 2^20)
+# Backward tuning knob (F = 2 only): add x-adjacent rows with one 16-byte atomic instead of two
+# 8-byte ones. 0 off; 1 only pairs starting at an even row (H200: 574 vs 507 M points/s at 2^20
+# with 0); 2 also odd-started pairs, through a second dense accumulator (csrc/grid_atomics.cuh).
+PAIR_ATOMICS = 2
 
 # Backward tuning knob (F <= 2): on levels with resolution <= MERGE_RES, consecutive points
 # that share a cell (samples along one ray) sum their contributions in the warp and add them
@@ -172,7 +173,7 @@ class GridEncodeCUDA(torch.autograd.Function):
         table: Tensor,
         layout: HostLayout,
         table_size: int,
-        pairs: bool,
+        pairs: int,
         merge_res: int,
     ) -> Tensor:
         ext = cuda_extension()
@@ -207,7 +208,7 @@ class GridEncodeCUDA(torch.autograd.Function):
 
 def encode_cuda(
     x: Tensor, table: Tensor, resolutions: Tensor, offsets: Tensor, hashed: Tensor,
-    table_size: int, pair_atomics: bool | None = None, merge_res: int | None = None,
+    table_size: int, pair_atomics: int | None = None, merge_res: int | None = None,
 ) -> Tensor:  # fmt: skip
     """Our kernels; x [N, 3] in [0, 1] -> [N, L*F] fp32 (other F / dtypes: torch reference)."""
     if table.shape[1] not in CUDA_FEATURES or table.dtype not in (torch.float32, torch.float16):
@@ -217,7 +218,7 @@ def encode_cuda(
         raise ValueError(
             f"grid table has {table.shape[0]} rows, the level layout needs {layout.offsets[-1]}"
         )
-    pairs = PAIR_ATOMICS if pair_atomics is None else pair_atomics
+    pairs = int(PAIR_ATOMICS if pair_atomics is None else pair_atomics)
     merge = MERGE_RES if merge_res is None else merge_res
     return GridEncodeCUDA.apply(
         x.float().contiguous(), table.contiguous(), layout, table_size, pairs, merge

@@ -107,9 +107,10 @@ def test_forward_matches_torch(ext: ModuleType, name: str) -> None:
     assert torch.equal(out, cuda_encode(x, table, res, offsets, hashed, t))  # deterministic
 
 
-@pytest.mark.parametrize("pairs", [False, True], ids=["red", "pairs"])
+@pytest.mark.parametrize("pairs", [0, 1, 2], ids=["red", "pairs1", "pairs"])
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_backward_matches_torch(ext: ModuleType, name: str, pairs: bool) -> None:
+def test_backward_matches_torch(ext: ModuleType, name: str, pairs: int) -> None:
+    """Every atomics mode; mode 2 also goes through the shifted dense accumulator."""
     cfg = CONFIGS[name]
     n, t = NUM_POINTS.get(name, 5003), 2**cfg.log2_table_size
     x, table, res, offsets, hashed = make_inputs(cfg, n, seed=2)
@@ -145,7 +146,7 @@ def test_warp_merged_backward_matches_torch(ext: ModuleType, name: str, merge_re
     x = ray_ordered_points(n, seed=5)
     grad_out = torch.randn(n, cfg.out_dim, device="cuda")
     grads = {}
-    for pairs in (False, True):
+    for pairs in (0, 2):
         xc, tc = x.clone().requires_grad_(True), table.clone().requires_grad_(True)
         out = backends.encode_cuda(
             xc, tc, res, offsets, hashed, t, pair_atomics=pairs, merge_res=merge_res
