@@ -39,7 +39,8 @@ def test_finetune_cli_writes_nerf(
     cfg = art.manifest.config
     assert cfg["rays"]["rays_per_step"] == 64 and cfg["rays"]["num_samples"] == 16
 
-    assert cli(capsys, *args, "--from-scratch", "--name", "base", "--mesh", "none")[0] == 0
+    code, _, err = cli(capsys, *args, "--from-scratch", "--name", "base", "--mesh", "none")
+    assert code == 0, err
     assert ArtifactStore().resolve("base").manifest.metrics["init"] == "scratch"
 
 
