@@ -36,6 +36,7 @@ from hyperfields_cli.synthetic.scene import (  # noqa: E402
     shaded_colour,
     surface_normals,
 )
+from hyperfields_cli.text.batch import TextBatch, collate  # noqa: E402
 from hyperfields_cli.train.common import build_model, param_groups  # noqa: E402
 from hyperfields_cli.train.evaluate import eval_cameras, field_psnr  # noqa: E402
 from hyperfields_cli.train.steps import RayConfig, match_target_step  # noqa: E402
@@ -65,6 +66,18 @@ def teacher_colour(specs: list[SceneSpec], p: Tensor) -> Tensor:
     return torch.stack(out)  # [S, P, 3]
 
 
+def oracle_text(specs: list[SceneSpec], dim: int) -> TextBatch:
+    """Diagnostic: each prompt as two fixed random unit tokens, one per shape and one per
+    material, so the conditioning is perfectly factorised (no language in the way)."""
+    g = torch.Generator().manual_seed(1234)
+    names = sorted({sp.shape for sp in specs} | {sp.attribute for sp in specs})
+    vecs = torch.nn.functional.normalize(torch.randn(len(names), dim, generator=g), dim=-1)
+    emb = dict(zip(names, vecs, strict=True))
+    tokens = [torch.stack([emb[sp.shape], emb[sp.attribute]]) for sp in specs]
+    sentences = [torch.nn.functional.normalize(t.mean(0), dim=0) for t in tokens]
+    return collate(tokens, sentences, [sp.phrase(0) for sp in specs])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shapes", nargs="+", default=["pot", "bowl", "vase", "chair"])
@@ -75,6 +88,9 @@ def main() -> None:
     ap.add_argument("--holdout-seed", type=int, default=0)
     ap.add_argument("--arch", choices=["dynamic", "static", "concat"], default="dynamic")
     ap.add_argument("--flat", action="store_true", help="diagnostic: unlit world (colour = albedo)")
+    ap.add_argument(
+        "--oracle-text", action="store_true", help="diagnostic: factorised one-token-per-part text"
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -84,6 +100,8 @@ def main() -> None:
     dev = torch.device("cpu")
     cfg = TINY.model_copy(update={"arch": args.arch})
     model, text = build_model(cfg, [sp.phrase(0) for sp in train + test], dev)
+    if args.oracle_text:
+        text = oracle_text(train + test, text.dim).to(dev)
     optim = OptimConfig(lr=2e-3, grid_lr=2e-2, warmup_steps=50, checkpoint_every=10**6)
     trainer = Trainer(
         model, param_groups(model, optim), optim, args.steps, None, "testbed", show_progress=False
