@@ -25,11 +25,14 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hyperfields_cli.field import scene_field  # noqa: E402
 from hyperfields_cli.field.grid import GridConfig  # noqa: E402
-from hyperfields_cli.field.mlp import SceneMLPConfig  # noqa: E402
+from hyperfields_cli.field.mlp import SceneMLPConfig, decode_outputs, scene_mlp  # noqa: E402
 from hyperfields_cli.hypernet.hypernet import HyperNetConfig  # noqa: E402
 from hyperfields_cli.hypernet.model import HyperFieldsConfig, ProbeConfig  # noqa: E402
+from hyperfields_cli.render import infer_field  # noqa: E402
 from hyperfields_cli.synthetic import scene as world  # noqa: E402
+from hyperfields_cli.synthetic.materials import ATTRIBUTES  # noqa: E402
 from hyperfields_cli.synthetic.scene import (  # noqa: E402
     ProceduralScenes,
     SceneSpec,
@@ -66,6 +69,20 @@ def teacher_colour(specs: list[SceneSpec], p: Tensor) -> Tensor:
     return torch.stack(out)  # [S, P, 3]
 
 
+def albedo_shade_outputs(cfg: SceneMLPConfig, raw: Tensor, points: Tensor) -> tuple:
+    """Prototype (--albedo-shade): 5 outputs, rgb = albedo * shade, shade = 1.1 sigmoid(raw_4)."""
+    sigma, albedo = decode_outputs(cfg.model_copy(update={"out_dim": 4}), raw[..., :4], points)
+    return sigma, albedo * (1.1 * torch.sigmoid(raw[..., 4:5]))
+
+
+def teacher_albedo(specs: list[SceneSpec], p: Tensor) -> Tensor:
+    """Unlit albedo of each scene's material at p [P, 3] (normals: its shape's field) [S, P, 3]."""
+    out = [
+        ATTRIBUTES[sp.attribute].albedo(p, surface_normals(sp.shape, p)).clamp(0, 1) for sp in specs
+    ]
+    return torch.stack(out)
+
+
 def oracle_text(specs: list[SceneSpec], dim: int) -> TextBatch:
     """Diagnostic: each prompt as two fixed random unit tokens, one per shape and one per
     material, so the conditioning is perfectly factorised (no language in the way)."""
@@ -91,6 +108,12 @@ def main() -> None:
     ap.add_argument(
         "--oracle-text", action="store_true", help="diagnostic: factorised one-token-per-part text"
     )
+    ap.add_argument(
+        "--albedo-shade",
+        action="store_true",
+        help="prototype: the MLP outputs albedo and a shading factor; --volume-weight then "
+        "supervises the albedo alone",
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -99,6 +122,10 @@ def main() -> None:
     train, test = split(args.shapes, args.materials, args.holdout_seed)
     dev = torch.device("cpu")
     cfg = TINY.model_copy(update={"arch": args.arch})
+    if args.albedo_shade:
+        cfg = cfg.model_copy(update={"mlp": cfg.mlp.model_copy(update={"out_dim": 5})})
+        scene_field.decode_outputs = albedo_shade_outputs  # what SceneField.query calls
+        infer_field.decode_outputs = albedo_shade_outputs  # and the inference renderer
     model, text = build_model(cfg, [sp.phrase(0) for sp in train + test], dev)
     if args.oracle_text:
         text = oracle_text(train + test, text.dim).to(dev)
@@ -117,8 +144,13 @@ def main() -> None:
         out = match_target_step(field, ProceduralScenes(specs), rays, dev, gen)
         if args.volume_weight > 0:
             p = (torch.rand(2048, 3, generator=gen) * 2 - 1) * 0.9  # [P, 3]
-            got = field.query(p[None].expand(len(idx), -1, -1)).rgb
-            vol = ((got - teacher_colour(specs, p)) ** 2).mean()
+            ps = p[None].expand(len(idx), -1, -1)  # [S, P, 3]
+            if args.albedo_shade:
+                raw = scene_mlp(field.mlp, field.weights, field.grid(ps), field.cond)
+                got, want = torch.sigmoid(raw[..., 1:4]), teacher_albedo(specs, p)
+            else:
+                got, want = field.query(ps).rgb, teacher_colour(specs, p)
+            vol = ((got - want) ** 2).mean()
             out["loss"] = out["loss"] + args.volume_weight * vol
         return out
 
