@@ -3,7 +3,8 @@
 All backends read the same table layout (see grid.py). Names accepted by `resolve`:
 
 - "torch": the reference (grid_torch.py), any device.
-- "torch-compile": the same function under torch.compile (recompiles for new shapes).
+- "torch-compile": the same function in its gather formulation (`grid_encode_torch_gather`, the
+  one Inductor fuses) under torch.compile (recompiles for new shapes).
 - "cuda": our kernels, built on first use with torch's extension builder (F in 1, 2, 4, 8;
   fp32 or fp16 table). Supports grads wrt the table and wrt the points, but not double
   backward (autograd through the gradient): use "torch" or finite differences there.
