@@ -25,6 +25,7 @@ from hyperfields_cli.synthetic.packs import load_pack
 from hyperfields_cli.synthetic.scene import ProceduralScenes
 from hyperfields_cli.text.cache import encode_prompts
 from hyperfields_cli.train.evaluate import eval_cameras
+from hyperfields_cli.train.steps import psnr_from_mse
 
 
 def split_error(got_rgb: Tensor, got_a: Tensor, want_rgb: Tensor, want_a: Tensor) -> dict:
@@ -35,7 +36,7 @@ def split_error(got_rgb: Tensor, got_a: Tensor, want_rgb: Tensor, want_a: Tensor
     a, b = got_rgb[solid], want_rgb[solid]  # [M, 3]
     gain = (a * b).sum(0) / (a * a).sum(0).clamp_min(1e-12)  # [3] least-squares per channel
     return {
-        "psnr": -10.0 * torch.log10(torch.tensor(max(mse, 1e-10))).item(),
+        "psnr": float(psnr_from_mse(torch.tensor(mse))),
         "silhouette_mse": float(((got_a - want_a) ** 2).mean()),
         "solid_fraction": float(solid.float().mean()),
         "colour_mse": float(((a - b) ** 2).mean()) if len(a) else 0.0,

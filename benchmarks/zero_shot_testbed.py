@@ -62,25 +62,24 @@ def split(shapes: list[str], materials: list[str], seed: int) -> tuple[list, lis
     return train, [SceneSpec(s, m) for s, m in sorted(held)]
 
 
-def teacher_colour(specs: list[SceneSpec], p: Tensor) -> Tensor:
-    """Shaded colour of each scene's material at p [P, 3], lit with its shape's normal field."""
+def teacher_colour(specs: list[SceneSpec], p: Tensor, lit: bool = True) -> Tensor:
+    """Each scene's material at p [P, 3] with its shape's normal field -> [S, P, 3]: the shaded
+    colour (lit) or the unlit albedo."""
     light = ProceduralScenes(specs[:1]).light
-    out = [shaded_colour(sp.attribute, light, p, surface_normals(sp.shape, p)) for sp in specs]
-    return torch.stack(out)  # [S, P, 3]
+
+    def one(sp: SceneSpec) -> Tensor:
+        n = surface_normals(sp.shape, p)
+        if lit:
+            return shaded_colour(sp.attribute, light, p, n)
+        return ATTRIBUTES[sp.attribute].albedo(p, n).clamp(0, 1)
+
+    return torch.stack([one(sp) for sp in specs])
 
 
 def albedo_shade_outputs(cfg: SceneMLPConfig, raw: Tensor, points: Tensor) -> tuple:
     """Prototype (--albedo-shade): 5 outputs, rgb = albedo * shade, shade = 1.1 sigmoid(raw_4)."""
     sigma, albedo = decode_outputs(cfg.model_copy(update={"out_dim": 4}), raw[..., :4], points)
     return sigma, albedo * (1.1 * torch.sigmoid(raw[..., 4:5]))
-
-
-def teacher_albedo(specs: list[SceneSpec], p: Tensor) -> Tensor:
-    """Unlit albedo of each scene's material at p [P, 3] (normals: its shape's field) [S, P, 3]."""
-    out = [
-        ATTRIBUTES[sp.attribute].albedo(p, surface_normals(sp.shape, p)).clamp(0, 1) for sp in specs
-    ]
-    return torch.stack(out)
 
 
 def additive_predict(self: HyperNetwork, text: TextBatch, grid_feats: Tensor | None = None):
@@ -173,7 +172,7 @@ def main() -> None:
             ps = p[None].expand(len(idx), -1, -1)  # [S, P, 3]
             if args.albedo_shade:
                 raw = scene_mlp(field.mlp, field.weights, field.grid(ps), field.cond)
-                got, want = torch.sigmoid(raw[..., 1:4]), teacher_albedo(specs, p)
+                got, want = torch.sigmoid(raw[..., 1:4]), teacher_colour(specs, p, lit=False)
             else:
                 got, want = field.query(ps).rgb, teacher_colour(specs, p)
             vol = ((got - want) ** 2).mean()
