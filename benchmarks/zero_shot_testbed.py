@@ -19,6 +19,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import get_args
 
 import torch
 from torch import Tensor
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hyperfields_cli.field import scene_field  # noqa: E402
 from hyperfields_cli.field.grid import GridConfig  # noqa: E402
 from hyperfields_cli.field.mlp import SceneMLPConfig, decode_outputs, scene_mlp  # noqa: E402
-from hyperfields_cli.hypernet.hypernet import HyperNetConfig, HyperNetwork  # noqa: E402
+from hyperfields_cli.hypernet.hypernet import Arch, HyperNetConfig  # noqa: E402
 from hyperfields_cli.hypernet.model import HyperFieldsConfig, ProbeConfig  # noqa: E402
 from hyperfields_cli.render import infer_field  # noqa: E402
 from hyperfields_cli.synthetic import scene as world  # noqa: E402
@@ -82,24 +83,6 @@ def albedo_shade_outputs(cfg: SceneMLPConfig, raw: Tensor, points: Tensor) -> tu
     return sigma, albedo * (1.1 * torch.sigmoid(raw[..., 4:5]))
 
 
-def additive_predict(self: HyperNetwork, text: TextBatch, grid_feats: Tensor | None = None):
-    """Prototype (--additive): every token adds its own modulation, M_i = 1 + mean_t (M_i(t) - 1),
-    with no token mixing and no probe feedback, so a word's effect on the weights does not
-    depend on the other words of the prompt."""
-    x = self.in_proj(text.tokens)  # [B, T, dim]
-    b, t, _ = x.shape
-    m = text.mask[..., None].to(x.dtype)  # [B, T, 1]
-    cond = torch.nn.functional.normalize(self.cond_proj((x * m).sum(1) / m.sum(1)), dim=-1)
-    head_in = torch.cat([x, x.new_zeros(b, t, self.mlp.width)], dim=-1).flatten(0, 1)
-    weights = []
-    for i in range(len(self.bases)):
-        delta = self.mod_heads[i](head_in) - 1.0  # [B*T, out, in]
-        delta = delta.view(b, t, *delta.shape[1:]) * m[..., None]  # [B, T, out, in]
-        mod = 1.0 + delta.sum(1) / m.sum(1)[..., None]  # [B, out, in]
-        weights.append(self.layer_weight(i, mod, b))
-    return weights, cond
-
-
 def oracle_text(specs: list[SceneSpec], dim: int) -> TextBatch:
     """Diagnostic: each prompt as two fixed random unit tokens, one per shape and one per
     material, so the conditioning is perfectly factorised (no language in the way)."""
@@ -120,7 +103,7 @@ def main() -> None:
     ap.add_argument("--scenes-per-step", type=int, default=4)
     ap.add_argument("--volume-weight", type=float, default=0.0)
     ap.add_argument("--holdout-seed", type=int, default=0)
-    ap.add_argument("--arch", choices=["dynamic", "static", "concat"], default="dynamic")
+    ap.add_argument("--arch", choices=get_args(Arch), default="dynamic")
     ap.add_argument("--flat", action="store_true", help="diagnostic: unlit world (colour = albedo)")
     ap.add_argument(
         "--oracle-text", action="store_true", help="diagnostic: factorised one-token-per-part text"
@@ -131,11 +114,6 @@ def main() -> None:
         help="prototype: the MLP outputs albedo and a shading factor; --volume-weight then "
         "supervises the albedo alone",
     )
-    ap.add_argument(
-        "--additive",
-        action="store_true",
-        help="prototype: per-token additive modulations (no transformer, no probe feedback)",
-    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -144,9 +122,6 @@ def main() -> None:
     train, test = split(args.shapes, args.materials, args.holdout_seed)
     dev = torch.device("cpu")
     cfg = TINY.model_copy(update={"arch": args.arch})
-    if args.additive:
-        cfg = cfg.model_copy(update={"arch": "static"})
-        HyperNetwork.predict = additive_predict  # type: ignore[method-assign]
     if args.albedo_shade:
         cfg = cfg.model_copy(update={"mlp": cfg.mlp.model_copy(update={"out_dim": 5})})
         scene_field.decode_outputs = albedo_shade_outputs  # what SceneField.query calls

@@ -74,7 +74,9 @@ def distill(
     ),
     iters: int = typer.Option(5000, help="training steps"),
     name: str = typer.Option(None, help="student name (default: from the manifest or 'student')"),
-    arch: str = typer.Option("dynamic", help="dynamic | static | concat"),
+    arch: str = typer.Option(
+        "dynamic", help="dynamic | static | concat | additive | routed (see hypernet/routed.py)"
+    ),
     meta_batch: int = typer.Option(2, help="scenes per step over all GPUs (paper: 2)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
     seed: int = typer.Option(0),

@@ -30,10 +30,14 @@ from pydantic import BaseModel, Field, model_validator
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from hyperfields_cli.field.branches import branch_masks, colour_rows, split_sizes
 from hyperfields_cli.field.mlp import SceneMLPConfig, apply_layer, layer_input
+from hyperfields_cli.hypernet import routed
 from hyperfields_cli.text.batch import TextBatch
 
-Arch = Literal["dynamic", "static", "concat"]
+Arch = Literal["dynamic", "static", "concat", "additive", "routed"]
+TOKEN_ARCHS = ("additive", "routed")
+"""Archs where every token proposes its own modulation (`hypernet/routed.py`): no transformer."""
 
 
 class HyperNetConfig(BaseModel):
@@ -50,6 +54,9 @@ class HyperNetConfig(BaseModel):
     hidden_gain: float = Field(math.sqrt(2.0), gt=0, description="initial row norm, hidden")
     out_gain: float = Field(5.0, gt=0, description="initial row norm of the output layer")
     mod_init: float = Field(0.05, ge=0, description="initial std of M - 1")
+    density_fraction: float = Field(
+        0.5, gt=0, lt=1, description="routed arch: share of MLP width and cond for density"
+    )
 
     @model_validator(mode="after")
     def _heads_divide_dim(self) -> HyperNetConfig:
@@ -103,12 +110,12 @@ class HyperNetwork(nn.Module):
         super().__init__()
         self.cfg, self.mlp, self.text_dim, self.arch = cfg, mlp, text_dim, arch
         shapes = mlp.layer_shapes()
+        self.transformer: nn.TransformerEncoder | None = None
         if arch == "concat":  # no hypernetwork: cond from the sentence vector, shared weights
             self.cond_proj = nn.Linear(text_dim, mlp.cond_dim)
         else:
             self.in_proj = nn.Linear(text_dim, cfg.dim)
-            self.transformer: nn.TransformerEncoder | None = None
-            if cfg.depth > 0:
+            if cfg.depth > 0 and arch not in TOKEN_ARCHS:
                 layer = nn.TransformerEncoderLayer(
                     cfg.dim,
                     cfg.heads,
@@ -122,12 +129,13 @@ class HyperNetwork(nn.Module):
                     layer, cfg.depth, norm=nn.LayerNorm(cfg.dim), enable_nested_tensor=False
                 )
             self.cond_proj = nn.Linear(cfg.dim, mlp.cond_dim)
+            head_in = cfg.dim if arch in TOKEN_ARCHS else cfg.dim + mlp.width  # + stat
             self.mod_heads = nn.ModuleList(
-                ModulationHead(
-                    cfg.dim + mlp.width, cfg.head_hidden, s, cfg.modulation_rank, cfg.mod_init
-                )
+                ModulationHead(head_in, cfg.head_hidden, s, cfg.modulation_rank, cfg.mod_init)
                 for s in shapes
             )
+        if arch == "routed":
+            self._init_branches(cfg, mlp)
         self.bases = nn.ParameterList(
             nn.Parameter(torch.randn(o, i) / math.sqrt(i)) for o, i in shapes
         )
@@ -136,6 +144,18 @@ class HyperNetwork(nn.Module):
             nn.Parameter(torch.full((o,), cfg.out_gain if k == last else cfg.hidden_gain))
             for k, (o, _) in enumerate(shapes)
         )
+
+    def _init_branches(self, cfg: HyperNetConfig, mlp: SceneMLPConfig) -> None:
+        """Router, branch sizes and the MLP's branch masks (buffers rebuilt from the config)."""
+        self.router = routed.TokenRouter(cfg.dim, branches=2)
+        self.density_units = split_sizes(mlp.width, cfg.density_fraction)
+        self.density_cond = split_sizes(mlp.cond_dim, cfg.density_fraction)
+        masks = branch_masks(mlp, self.density_units, self.density_cond)
+        for i, m in enumerate(masks):
+            self.register_buffer(f"branch_mask_{i}", m, persistent=False)
+            self.register_buffer(
+                f"colour_rows_{i}", colour_rows(mlp, i, self.density_units), persistent=False
+            )
 
     @property
     def uses_probe(self) -> bool:
@@ -158,6 +178,8 @@ class HyperNetwork(nn.Module):
     def layer_weight(self, i: int, mod: Tensor | None, batch: int) -> Tensor:
         """W_i = gain_i * rownorm(B_i * M_i): mod [B, out, in] or None -> [B, out, in]."""
         base = self.bases[i]  # [out, in]
+        if self.arch == "routed":
+            base = base * getattr(self, f"branch_mask_{i}")  # zero the cross-branch blocks
         w = base.expand(batch, -1, -1) if mod is None else base * mod  # [B, out, in]
         return F.normalize(w, dim=-1, eps=1e-8) * self.gains[i][:, None]
 
@@ -171,6 +193,8 @@ class HyperNetwork(nn.Module):
         if self.arch == "concat":
             cond = F.normalize(self.cond_proj(text.sentence), dim=-1)  # [B, C]
             return [self.layer_weight(i, None, b) for i in range(n_layers)], cond
+        if self.arch in TOKEN_ARCHS:
+            return self._predict_per_token(text)
         if min(text.lengths) == 0:  # host copy, cached: no GPU sync per step
             raise ValueError("every prompt needs at least one valid token")
         ct = self.encode_text(text.tokens, text.mask)  # [B, dim]
@@ -191,6 +215,20 @@ class HyperNetwork(nn.Module):
                     state = apply_layer(self.mlp, i, h, x, w)
                     h = state.h  # [B, P, width]
                     stat = rms_normalize(state.pre.mean(dim=1))  # [B, width]
+        return weights, cond
+
+    def _predict_per_token(self, text: TextBatch) -> tuple[list[Tensor], Tensor]:
+        """Additive / routed archs (`hypernet/routed.py`): no token mixing, no probe."""
+        routed.check_tokens(text, self.text_dim)
+        x = self.in_proj(text.tokens)  # [B, T, dim]
+        branched = self.arch == "routed"
+        alpha = self.router(x, text.mask) if branched else routed.uniform_weights(text.mask)
+        cond = routed.pooled_cond(self.cond_proj, x, alpha, getattr(self, "density_cond", 0))
+        weights = []
+        for i, head in enumerate(self.mod_heads):
+            rows = getattr(self, f"colour_rows_{i}") if branched else None
+            mod = routed.token_modulation(head, x, alpha, rows)  # [B, out, in]
+            weights.append(self.layer_weight(i, mod, x.shape[0]))
         return weights, cond
 
     def _probe_feats(self, grid_feats: Tensor | None, b: int, like: Tensor) -> Tensor:

@@ -22,7 +22,7 @@ def _probe_feats(model: HyperFieldsModel, low: float, high: float, n: int = 256)
         return model.grid(pts)  # [n, G]
 
 
-@pytest.mark.parametrize("arch", ["dynamic", "static", "concat"])
+@pytest.mark.parametrize("arch", ["dynamic", "static", "concat", "additive", "routed"])
 @pytest.mark.parametrize("rank", [None, 3])
 def test_shapes_every_arch(arch: str, rank: int | None) -> None:
     model = _model(arch, rank)
@@ -66,7 +66,7 @@ def test_concat_weights_are_shared_and_cond_from_sentence() -> None:
     text = fake_text(2)
     weights, cond = model.predict_weights(text)
     assert all(torch.equal(w[0], w[1]) for w in weights)
-    assert not hasattr(model.hypernet, "transformer")
+    assert model.hypernet.transformer is None
     assert (cond[0] - cond[1]).abs().max() > 1e-6
 
 
@@ -98,8 +98,9 @@ def test_stat_path_is_detached_ct_path_is_not(monkeypatch) -> None:
         assert g_tok is not None and g_tok.abs().sum() > 0, "CT path lost its gradient"
 
 
-def test_rejects_mismatched_text_dim() -> None:
-    model = _model("dynamic")
+@pytest.mark.parametrize("arch", ["dynamic", "routed"])
+def test_rejects_mismatched_text_dim(arch: str) -> None:
+    model = _model(arch)
     with pytest.raises(ValueError, match="dim"):
         model.predict_weights(fake_text(2, dim=8))
 

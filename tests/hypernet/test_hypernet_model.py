@@ -40,9 +40,10 @@ def test_fresh_probe_points_change_dynamic_weights() -> None:
     assert (w_fixed[1] - w_fresh[1]).abs().max() > 0
 
 
-def test_round_trip_identical(tmp_path) -> None:
+@pytest.mark.parametrize("arch", ["dynamic", "routed"])
+def test_round_trip_identical(tmp_path, arch: str) -> None:
     torch.manual_seed(0)
-    model = HyperFieldsModel(tiny_config())
+    model = HyperFieldsModel(tiny_config(arch))
     with torch.no_grad():
         model.grid.table.normal_(std=0.1)  # make the grid matter
     text = fake_text(2)
