@@ -28,8 +28,8 @@ from hyperfields_cli.train.trainer import OptimConfig
 HERE = Path(__file__).resolve().parent
 
 
-def export_fp16(store: ArtifactStore, ref: str, dest: Path) -> Path:
-    """Save an fp16 copy of student `ref` as `builtin-fp16` and copy its folder to `dest`."""
+def export_fp16(store: ArtifactStore, ref: str, dest: Path, name: str = "builtin") -> Path:
+    """Save an fp16 copy of student `ref` as `name` and copy its folder to `dest`."""
     parent = store.resolve(ref)
     model = HyperFieldsModel.from_pretrained(parent.path)
     m = parent.manifest
@@ -48,7 +48,7 @@ def export_fp16(store: ArtifactStore, ref: str, dest: Path) -> Path:
 
     art = store.save(
         "student",
-        "builtin",
+        name,
         write,
         prompts=m.prompts,
         text_encoder=m.text_encoder,
@@ -75,6 +75,9 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--init-from", default=None, help="student folder/ref to continue from")
     ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--name", default="builtin-fp32", help="run / artifact name")
+    ap.add_argument("--arch", default="dynamic", help="hypernetwork arch of a fresh student")
     ap.add_argument("--export", type=Path, default=None)
     ap.add_argument(
         "--no-paraphrase",
@@ -84,7 +87,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     optim = OptimConfig(
-        lr=5e-4,
+        lr=args.lr,
         grid_lr=1e-2,
         warmup_steps=args.warmup,
         checkpoint_every=500,
@@ -93,19 +96,21 @@ def main() -> None:
     )
     cfg = DistillConfig(
         teachers=HERE / "builtin_teachers.toml",
-        name="builtin-fp32",
+        name=args.name,
         iters=args.iters,
         meta_batch=args.meta_batch,
+        arch=args.arch,
         optim=optim,
         rays=RayConfig(rays_per_step=args.rays, num_samples=args.samples),
         resume=args.resume,
         init_from=args.init_from,
         paraphrase=args.paraphrase,
     )
+    fp16_name = "builtin" if args.name == "builtin-fp32" else f"{args.name}-fp16"
     art = distill(cfg)
     print(f"saved {art.ref}: {art.manifest.metrics.get('psnr_vs_teacher_mean')} dB vs teachers")
     if args.export is not None:
-        print("exported", export_fp16(ArtifactStore(), art.ref, args.export))
+        print("exported", export_fp16(ArtifactStore(), art.ref, args.export, fp16_name))
 
 
 if __name__ == "__main__":

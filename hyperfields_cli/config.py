@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from hyperfields_cli.errors import UsageError
 from hyperfields_cli.guidance.sds import SDSConfig
+from hyperfields_cli.hypernet.hypernet import Arch
 from hyperfields_cli.hypernet.model import HyperFieldsConfig
 from hyperfields_cli.train.steps import RayConfig
 from hyperfields_cli.train.trainer import OptimConfig
@@ -84,7 +85,7 @@ class DistillConfig(BaseModel):
     name: str | None = None
     iters: int = Field(5000, ge=1)
     meta_batch: int = Field(2, ge=1, description="scenes per step over all processes (paper: 2)")
-    arch: Literal["dynamic", "static", "concat"] = "dynamic"
+    arch: Arch = "dynamic"
     gpus: int = Field(
         1, ge=1, description="processes on this machine (>1 launches torchrun, data-parallel)"
     )

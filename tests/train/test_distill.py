@@ -61,3 +61,20 @@ def test_distill_rejects_bad_manifest(tmp_path: Path, hyperfields_home: Path) ->
     bad.write_text("[[teachers]]\nref = 'a@v1'\npack = 'bowls'\n")
     with pytest.raises(UsageError, match="either ref or pack"):
         distill(DistillConfig(teachers=bad, iters=1, device="cpu"))
+
+
+def test_distill_routed_student_from_exact_teachers(
+    two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path
+) -> None:
+    """The routed arch trains end to end (procedural teachers) and is saved as routed."""
+    manifest = tmp_path / "teachers.toml"
+    manifest.write_text(f'name = "routed"\n[[teachers]]\npack = "{two_prompt_pack}"\n')
+    cfg = DistillConfig(
+        teachers=manifest, iters=60, arch="routed", **tiny_run(tmp_path / "s", eval_views=1)
+    )
+    art = distill(cfg)
+    saved = json.loads((art.path / "config.json").read_text())
+    assert saved["arch"] == "routed"
+    hist = json.loads((tmp_path / "s" / "checkpoint" / "state.json").read_text())["history"]
+    losses = [h["loss"] for h in hist]
+    assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
