@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--name", default="builtin-fp32", help="run / artifact name")
+    ap.add_argument("--volume-weight", type=float, default=0.0, help="volume colour term")
     ap.add_argument("--arch", default="dynamic", help="hypernetwork arch of a fresh student")
     ap.add_argument("--export", type=Path, default=None)
     ap.add_argument(
@@ -101,7 +102,9 @@ def main() -> None:
         meta_batch=args.meta_batch,
         arch=args.arch,
         optim=optim,
-        rays=RayConfig(rays_per_step=args.rays, num_samples=args.samples),
+        rays=RayConfig(
+            rays_per_step=args.rays, num_samples=args.samples, volume_weight=args.volume_weight
+        ),
         resume=args.resume,
         init_from=args.init_from,
         paraphrase=args.paraphrase,

@@ -87,6 +87,9 @@ def distill(
         "--paraphrase/--no-paraphrase",
         help="train procedural-pack scenes on all their attribute's phrasings, not one prompt",
     ),
+    volume_weight: float = typer.Option(
+        0.0, min=0.0, help="colour MSE at random volume points (exact/procedural teachers only)"
+    ),
 ) -> None:
     """Distill many teachers into one student hypernetwork.
 
@@ -110,6 +113,8 @@ def distill(
         gpus=gpus,
         paraphrase=paraphrase,
     )
+    if volume_weight > 0:
+        cfg.rays = cfg.rays.model_copy(update={"volume_weight": volume_weight})
     art = run_distill(cfg)
     if art is not None:  # None on torchrun ranks other than 0
         _print_artifact(art, "student")

@@ -256,12 +256,14 @@ def _distill(
         idx = distributed.local_share(chosen, ctx)
         rows = distributed.local_share(rows, ctx)
         target = teacher_field(teachers, [scenes[j] for j in idx])
+        exact_list = [teachers[scenes[j][0]].specs is not None for j in idx]
+        exact = None if all(exact_list) else torch.tensor(exact_list)  # volume term: exact only
         probe = model.random_probe_points()
 
         def loss(m: nn.Module) -> dict[str, Tensor]:
             assert isinstance(m, HyperFieldsModel)
             field = m.scene_field(text.select(rows), probe)
-            return match_target_step(field, target, cfg.rays, device, gen)
+            return match_target_step(field, target, cfg.rays, device, gen, exact)
 
         return run(loss)
 

@@ -29,6 +29,11 @@ class RayConfig(BaseModel):
     polar: tuple[float, float] = (20.0, 100.0)
     fov: tuple[float, float] = (35.0, 50.0)
     entropy_weight: float = Field(1e-3, ge=0)
+    volume_weight: float = Field(
+        0.0, ge=0, description="weight of the colour MSE at random points in the volume"
+    )
+    volume_points: int = Field(4096, ge=1, description="points per scene for that term")
+    volume_radius: float = Field(0.8, gt=0, description="ball the points are drawn from")
 
     def orbit(self) -> OrbitRange:
         return OrbitRange(radius=self.radius, polar=self.polar, fov=self.fov)
@@ -72,8 +77,11 @@ def match_target_step(
     cfg: RayConfig,
     device: torch.device,
     generator: torch.Generator | None = None,
+    volume_scenes: Tensor | None = None,
 ) -> dict[str, Tensor]:
-    """Image-space MSE between `model_field` and `target` at the same ray samples."""
+    """Image-space MSE between `model_field` and `target` at the same ray samples, plus
+    (cfg.volume_weight > 0) the colour MSE at random volume points for the scenes marked in
+    volume_scenes [S] bool (default all): see `volume_colour_mse`."""
     origins, dirs = random_rays(cfg, device, generator)
     near, far, _ = ray_aabb(origins, dirs, model_field.bound)
     t, deltas = stratified_t(near, far, cfg.num_samples, perturb=True)
@@ -83,7 +91,42 @@ def match_target_step(
     got = render_shared(model_field, points, t, deltas, dirs)
     mse = torch.mean((got.rgb - want.rgb) ** 2)
     loss = mse + cfg.entropy_weight * opacity_entropy(got.opacity)
-    return {"loss": loss, "mse": mse.detach(), "psnr": psnr_from_mse(mse.detach())}
+    out = {"loss": loss, "mse": mse.detach(), "psnr": psnr_from_mse(mse.detach())}
+    if cfg.volume_weight > 0:
+        vol = volume_colour_mse(model_field, target, cfg, device, generator, volume_scenes)
+        out["loss"] = loss + cfg.volume_weight * vol
+        out["volume_mse"] = vol.detach()
+    return out
+
+
+def volume_colour_mse(
+    model_field: RadianceField,
+    target: RadianceField,
+    cfg: RayConfig,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+    scenes: Tensor | None = None,
+) -> Tensor:
+    """Colour MSE at points uniform in a ball, wherever they fall, for the marked scenes.
+
+    Why: rays only see a scene's colour on its own surface, so a material worn by some shapes
+    is never shown where another shape's surface lies, and a student cannot know it there
+    (issue #6). An exact teacher (the procedural world) has a colour at every point: its
+    material shaded with its shape's normal field. Teacher NeRFs have no meaningful colour in
+    empty space, so callers mark only exact teachers' scenes.
+    """
+    s = model_field.num_scenes
+    d = torch.randn(cfg.volume_points, 3, generator=generator)
+    d = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    r = torch.rand(cfg.volume_points, 1, generator=generator).pow(1.0 / 3.0) * cfg.volume_radius
+    pts = to_device(d * r, device)[None].expand(s, -1, -1)  # [S, P, 3] uniform in the ball
+    with torch.no_grad():
+        want = target.query(pts).rgb  # [S, P, 3]
+    err = ((model_field.query(pts).rgb - want) ** 2).mean(dim=(1, 2))  # [S]
+    if scenes is None:
+        return err.mean()
+    w = to_device(scenes.to(err.dtype), err.device)  # [S]
+    return (err * w).sum() / w.sum().clamp_min(1.0)
 
 
 def psnr_from_mse(mse: Tensor) -> Tensor:

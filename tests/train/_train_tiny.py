@@ -24,8 +24,8 @@ def tiny_model() -> HyperFieldsConfig:
     )
 
 
-def tiny_rays() -> RayConfig:
-    return RayConfig(image_size=24, rays_per_step=256, num_samples=32)
+def tiny_rays(**kw: object) -> RayConfig:
+    return RayConfig(image_size=24, rays_per_step=256, num_samples=32, **kw)
 
 
 def tiny_optim(**kw: object) -> OptimConfig:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from _train_tiny import tiny_run
+from _train_tiny import tiny_rays, tiny_run
 
 from hyperfields_cli.config import DistillConfig, TeachConfig
 from hyperfields_cli.errors import UsageError
@@ -66,11 +66,15 @@ def test_distill_rejects_bad_manifest(tmp_path: Path, hyperfields_home: Path) ->
 def test_distill_routed_student_from_exact_teachers(
     two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path
 ) -> None:
-    """The routed arch trains end to end (procedural teachers) and is saved as routed."""
+    """The routed arch trains end to end (procedural teachers, with the volume colour term)
+    and is saved as routed."""
     manifest = tmp_path / "teachers.toml"
     manifest.write_text(f'name = "routed"\n[[teachers]]\npack = "{two_prompt_pack}"\n')
     cfg = DistillConfig(
-        teachers=manifest, iters=60, arch="routed", **tiny_run(tmp_path / "s", eval_views=1)
+        teachers=manifest,
+        iters=60,
+        arch="routed",
+        **tiny_run(tmp_path / "s", eval_views=1, rays=tiny_rays(volume_weight=0.5)),
     )
     art = distill(cfg)
     saved = json.loads((art.path / "config.json").read_text())
@@ -78,3 +82,4 @@ def test_distill_routed_student_from_exact_teachers(
     hist = json.loads((tmp_path / "s" / "checkpoint" / "state.json").read_text())["history"]
     losses = [h["loss"] for h in hist]
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
+    assert all("volume_mse" in h for h in hist)
