@@ -78,6 +78,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--name", default="builtin-fp32", help="run / artifact name")
     ap.add_argument("--volume-weight", type=float, default=0.0, help="volume colour term")
+    ap.add_argument("--volume-sampling", default="ball", choices=["ball", "surfaces"])
     ap.add_argument("--arch", default="dynamic", help="hypernetwork arch of a fresh student")
     ap.add_argument("--export", type=Path, default=None)
     ap.add_argument(
@@ -103,7 +104,10 @@ def main() -> None:
         arch=args.arch,
         optim=optim,
         rays=RayConfig(
-            rays_per_step=args.rays, num_samples=args.samples, volume_weight=args.volume_weight
+            rays_per_step=args.rays,
+            num_samples=args.samples,
+            volume_weight=args.volume_weight,
+            volume_sampling=args.volume_sampling,
         ),
         resume=args.resume,
         init_from=args.init_from,

@@ -8,6 +8,8 @@ queried at exactly the student's ray samples, as the paper's distillation does.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from pydantic import BaseModel, Field
 from torch import Tensor
@@ -34,6 +36,12 @@ class RayConfig(BaseModel):
     )
     volume_points: int = Field(4096, ge=1, description="points per scene for that term")
     volume_radius: float = Field(0.8, gt=0, description="ball the points are drawn from")
+    volume_sampling: Literal["ball", "surfaces"] = Field(
+        "ball",
+        description="where the volume term looks: uniform in a ball, or at the ray samples "
+        "where any of the step's teachers has its surface (so each scene is taught its colour "
+        "on the other scenes' surfaces)",
+    )
 
     def orbit(self) -> OrbitRange:
         return OrbitRange(radius=self.radius, polar=self.polar, fov=self.fov)
@@ -86,14 +94,16 @@ def match_target_step(
     near, far, _ = ray_aabb(origins, dirs, model_field.bound)
     t, deltas = stratified_t(near, far, cfg.num_samples, perturb=True)
     points = origins[:, None] + dirs[:, None] * t[..., None]  # [R, K, 3]
+    surfaces = cfg.volume_weight > 0 and cfg.volume_sampling == "surfaces"
     with torch.no_grad():
-        want = render_shared(target, points, t, deltas, dirs)
+        want = render_shared(target, points, t, deltas, dirs, keep_weights=surfaces)
     got = render_shared(model_field, points, t, deltas, dirs)
     mse = torch.mean((got.rgb - want.rgb) ** 2)
     loss = mse + cfg.entropy_weight * opacity_entropy(got.opacity)
     out = {"loss": loss, "mse": mse.detach(), "psnr": psnr_from_mse(mse.detach())}
     if cfg.volume_weight > 0:
-        vol = volume_colour_mse(model_field, target, cfg, device, generator, volume_scenes)
+        at = surface_points(want.weights, points, cfg.volume_points) if surfaces else None
+        vol = volume_colour_mse(model_field, target, cfg, device, generator, volume_scenes, at)
         out["loss"] = loss + cfg.volume_weight * vol
         out["volume_mse"] = vol.detach()
     return out
@@ -106,8 +116,9 @@ def volume_colour_mse(
     device: torch.device,
     generator: torch.Generator | None = None,
     scenes: Tensor | None = None,
+    points: Tensor | None = None,
 ) -> Tensor:
-    """Colour MSE at points uniform in a ball, wherever they fall, for the marked scenes.
+    """Colour MSE at points [P, 3] (default: uniform in a ball), for the marked scenes.
 
     Why: rays only see a scene's colour on its own surface, so a material worn by some shapes
     is never shown where another shape's surface lies, and a student cannot know it there
@@ -116,10 +127,12 @@ def volume_colour_mse(
     empty space, so callers mark only exact teachers' scenes.
     """
     s = model_field.num_scenes
-    d = torch.randn(cfg.volume_points, 3, generator=generator)
-    d = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    r = torch.rand(cfg.volume_points, 1, generator=generator).pow(1.0 / 3.0) * cfg.volume_radius
-    pts = to_device(d * r, device)[None].expand(s, -1, -1)  # [S, P, 3] uniform in the ball
+    if points is None:
+        d = torch.randn(cfg.volume_points, 3, generator=generator)
+        d = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        r = torch.rand(cfg.volume_points, 1, generator=generator).pow(1 / 3) * cfg.volume_radius
+        points = to_device(d * r, device)  # [P, 3] uniform in the ball
+    pts = points[None].expand(s, -1, -1)  # [S, P, 3]
     with torch.no_grad():
         want = target.query(pts).rgb  # [S, P, 3]
     err = ((model_field.query(pts).rgb - want) ** 2).mean(dim=(1, 2))  # [S]
@@ -127,6 +140,15 @@ def volume_colour_mse(
         return err.mean()
     w = to_device(scenes.to(err.dtype), err.device)  # [S]
     return (err * w).sum() / w.sum().clamp_min(1.0)
+
+
+def surface_points(weights: Tensor, points: Tensor, n: int) -> Tensor:
+    """The n ray samples [n, 3] with the largest compositing weight in any scene: the surfaces
+    of every scene in the step (weights [S, R, K], points [R, K, 3]). A fixed count, so no
+    host sync."""
+    best = weights.amax(dim=0).flatten()  # [R*K]
+    idx = torch.topk(best, min(n, best.numel())).indices
+    return points.reshape(-1, 3)[idx]
 
 
 def psnr_from_mse(mse: Tensor) -> Tensor:

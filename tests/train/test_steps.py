@@ -6,7 +6,12 @@ import torch
 
 from hyperfields_cli.field.base import FieldOutput
 from hyperfields_cli.synthetic.scene import ProceduralScenes, SceneSpec
-from hyperfields_cli.train.steps import RayConfig, match_target_step, volume_colour_mse
+from hyperfields_cli.train.steps import (
+    RayConfig,
+    match_target_step,
+    surface_points,
+    volume_colour_mse,
+)
 
 CPU = torch.device("cpu")
 SPECS = [SceneSpec("bowl", "checkered"), SceneSpec("vase", "red")]
@@ -54,3 +59,28 @@ def test_step_adds_the_volume_term_only_when_weighted() -> None:
     out = match_target_step(off, world, weighted, CPU, torch.Generator().manual_seed(1))
     assert abs(out["volume_mse"].item() - 0.04 / 2) < 1e-6
     assert torch.allclose(out["loss"], plain["loss"] + 2.0 * out["volume_mse"], atol=1e-6)
+
+
+def test_surface_points_are_where_any_scene_has_its_surface() -> None:
+    weights = torch.zeros(2, 3, 4)  # [S, R, K]
+    weights[0, 1, 2] = 0.9  # scene 0's surface on ray 1
+    weights[1, 2, 0] = 0.8  # scene 1's surface on ray 2
+    weights[0, 0, 0] = 0.1
+    points = torch.arange(3 * 4 * 3, dtype=torch.float32).reshape(3, 4, 3)
+    got = surface_points(weights, points, 2)
+    assert torch.equal(got, torch.stack([points[1, 2], points[2, 0]]))
+
+
+def test_surface_sampled_volume_term_runs_in_a_step() -> None:
+    world = ProceduralScenes(SPECS)
+    off = Tinted(world, scene=1, shift=0.1)
+    rays = RayConfig(
+        image_size=16,
+        rays_per_step=64,
+        num_samples=16,
+        volume_points=128,
+        volume_weight=1.0,
+        volume_sampling="surfaces",
+    )
+    out = match_target_step(off, world, rays, CPU, torch.Generator().manual_seed(1))
+    assert abs(out["volume_mse"].item() - 0.01 / 2) < 1e-6
