@@ -18,5 +18,5 @@ for vw in ${WEIGHTS:-0.5 0}; do
   python benchmarks/bench_zero_shot.py --student "$HYPERFIELDS_HOME/export/s6-sv$vw" \
     --out "$OUT/zero_shot_sv$vw.json" > "$OUT/zero_shot_sv$vw.txt" 2>&1
   grep -i "mean" "$OUT/zero_shot_sv$vw.txt" | tail -3
+  tar -C "$HYPERFIELDS_HOME/export" -cf "$OUT/student-sv$vw.tar" "s6-sv$vw"
 done
-if [ -n "$SHIP" ]; then tar -C "$HYPERFIELDS_HOME/export" -cf "$OUT/student-$SHIP.tar" "$SHIP"; fi
