@@ -5,6 +5,9 @@ Path (paper): tokens [B, T, D_text] -> Linear -> pre-norm transformer -> mean ov
 MLP maps [CT ; stat_{i-1}] to a modulation M_i and W_i = gain_i * rownorm(B_i * M_i), where
 stat_{i-1} is the mean over probe points of layer i-1's pre-activation output, *detached*.
 That pooling is the "dynamic" part: the weights of layer i depend on what layers < i do.
+Other archs: "static" (no stat), "concat" (shared weights, cond from the sentence vector),
+"additive" / "routed" (per-token proposals, no transformer: `hypernet/routed.py`; routed
+composes unseen shape/material pairs best, benchmarks/RESULTS.md).
 
 Choices (ours, see the report/DESIGN note):
 - Row-wise L2 normalisation with a learned per-row gain: the hypernet only chooses directions,
