@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--name", default="builtin-fp32", help="run / artifact name")
     ap.add_argument("--volume-weight", type=float, default=0.0, help="volume colour term")
     ap.add_argument("--volume-sampling", default="ball", choices=["ball", "surfaces"])
-    ap.add_argument("--arch", default="dynamic", help="hypernetwork arch of a fresh student")
+    ap.add_argument("--arch", default="routed", help="arch of a fresh student (v3: routed)")
     ap.add_argument("--export", type=Path, default=None)
     ap.add_argument(
         "--no-paraphrase",

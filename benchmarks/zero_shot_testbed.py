@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hyperfields_cli.field import scene_field  # noqa: E402
 from hyperfields_cli.field.grid import GridConfig  # noqa: E402
 from hyperfields_cli.field.mlp import SceneMLPConfig, decode_outputs, scene_mlp  # noqa: E402
-from hyperfields_cli.hypernet.hypernet import Arch, HyperNetConfig  # noqa: E402
+from hyperfields_cli.hypernet.hypernet import Arch, HyperNetConfig, HyperNetwork  # noqa: E402
 from hyperfields_cli.hypernet.model import HyperFieldsConfig, ProbeConfig  # noqa: E402
 from hyperfields_cli.render import infer_field  # noqa: E402
 from hyperfields_cli.synthetic import scene as world  # noqa: E402
@@ -83,6 +83,34 @@ def albedo_shade_outputs(cfg: SceneMLPConfig, raw: Tensor, points: Tensor) -> tu
     return sigma, albedo * (1.1 * torch.sigmoid(raw[..., 4:5]))
 
 
+class FourierGrid(torch.nn.Module):
+    """Prototype (--fourier K): the grid's features plus sin/cos of 2^k pi x per axis
+    (k < K), so the MLP also sees position-generic, periodic features."""
+
+    def __init__(self, grid: torch.nn.Module, k: int) -> None:
+        super().__init__()
+        self.inner, self.bound = grid, grid.bound
+        self.register_buffer("freqs", torch.pi * 2.0 ** torch.arange(k), persistent=False)
+        self.extra = 6 * k
+
+    @property
+    def table(self) -> Tensor:  # what HyperFieldsModel.device reads
+        return self.inner.table
+
+    def forward(self, x: Tensor) -> Tensor:
+        ang = x[..., None] * self.freqs  # [..., 3, K]
+        pe = torch.cat([ang.sin(), ang.cos()], dim=-1).flatten(-2)  # [..., 6K]
+        return torch.cat([self.inner(x), pe], dim=-1)
+
+
+def with_fourier(model: torch.nn.Module, cfg, k: int) -> None:  # noqa: ANN001
+    """Swap in FourierGrid and a hypernetwork sized for its wider features."""
+    model.grid = FourierGrid(model.grid, k)
+    mlp = cfg.mlp.model_copy(update={"grid_dim": cfg.mlp.grid_dim + model.grid.extra})
+    model.mlp_cfg = mlp
+    model.hypernet = HyperNetwork(cfg.hypernet, mlp, model.config.text_dim, cfg.arch)
+
+
 def oracle_text(specs: list[SceneSpec], dim: int) -> TextBatch:
     """Diagnostic: each prompt as two fixed random unit tokens, one per shape and one per
     material, so the conditioning is perfectly factorised (no language in the way)."""
@@ -114,6 +142,9 @@ def main() -> None:
         help="prototype: the MLP outputs albedo and a shading factor; --volume-weight then "
         "supervises the albedo alone",
     )
+    ap.add_argument(
+        "--fourier", type=int, default=0, help="prototype: K sin/cos octaves beside the grid"
+    )
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -127,6 +158,8 @@ def main() -> None:
         scene_field.decode_outputs = albedo_shade_outputs  # what SceneField.query calls
         infer_field.decode_outputs = albedo_shade_outputs  # and the inference renderer
     model, text = build_model(cfg, [sp.phrase(0) for sp in train + test], dev)
+    if args.fourier:
+        with_fourier(model, model.config, args.fourier)
     if args.oracle_text:
         text = oracle_text(train + test, text.dim).to(dev)
     optim = OptimConfig(lr=2e-3, grid_lr=2e-2, warmup_steps=50, checkpoint_every=10**6)
