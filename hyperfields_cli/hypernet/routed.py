@@ -47,7 +47,7 @@ class TokenRouter(nn.Module):
 
 def uniform_weights(mask: Tensor) -> Tensor:
     """mask [B, T] -> alpha [B, 1, T]: the mean over valid tokens."""
-    m = mask.to(torch.get_default_dtype() if not mask.is_floating_point() else mask.dtype)
+    m = mask.float()  # callers cast alpha to their dtype
     return (m / m.sum(-1, keepdim=True))[:, None, :]
 
 
