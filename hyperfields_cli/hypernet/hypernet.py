@@ -167,11 +167,6 @@ class HyperNetwork(nn.Module):
 
     def encode_text(self, tokens: Tensor, mask: Tensor) -> Tensor:
         """tokens [B, T, D_text], mask [B, T] -> CT [B, dim] (mean over valid tokens)."""
-        if tokens.shape[-1] != self.text_dim:
-            raise ValueError(
-                f"text tokens have dim {tokens.shape[-1]}, model expects "
-                f"{self.text_dim} (was the model trained with another encoder?)"
-            )
         x = self.in_proj(tokens)  # [B, T, dim]
         if self.transformer is not None:
             x = self.transformer(x, src_key_padding_mask=~mask)  # [B, T, dim]
@@ -196,10 +191,9 @@ class HyperNetwork(nn.Module):
         if self.arch == "concat":
             cond = F.normalize(self.cond_proj(text.sentence), dim=-1)  # [B, C]
             return [self.layer_weight(i, None, b) for i in range(n_layers)], cond
+        self._check_tokens(text)
         if self.arch in TOKEN_ARCHS:
             return self._predict_per_token(text)
-        if min(text.lengths) == 0:  # host copy, cached: no GPU sync per step
-            raise ValueError("every prompt needs at least one valid token")
         ct = self.encode_text(text.tokens, text.mask)  # [B, dim]
         cond = F.normalize(self.cond_proj(ct), dim=-1)  # [B, C]
         feats = self._probe_feats(grid_feats, b, ct) if self.uses_probe else None
@@ -220,9 +214,18 @@ class HyperNetwork(nn.Module):
                     stat = rms_normalize(state.pre.mean(dim=1))  # [B, width]
         return weights, cond
 
+    def _check_tokens(self, text: TextBatch) -> None:
+        """Clear errors for prompts the token-reading archs cannot use."""
+        if min(text.lengths) == 0:  # host copy, cached: no GPU sync per step
+            raise ValueError("every prompt needs at least one valid token")
+        if text.tokens.shape[-1] != self.text_dim:
+            raise ValueError(
+                f"text tokens have dim {text.tokens.shape[-1]}, model expects "
+                f"{self.text_dim} (was the model trained with another encoder?)"
+            )
+
     def _predict_per_token(self, text: TextBatch) -> tuple[list[Tensor], Tensor]:
         """Additive / routed archs (`hypernet/routed.py`): no token mixing, no probe."""
-        routed.check_tokens(text, self.text_dim)
         x = self.in_proj(text.tokens)  # [B, T, dim]
         branched = self.arch == "routed"
         alpha = self.router(x, text.mask) if branched else routed.uniform_weights(text.mask)

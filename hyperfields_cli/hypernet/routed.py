@@ -26,8 +26,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from hyperfields_cli.text.batch import TextBatch
-
 
 class TokenRouter(nn.Module):
     """x [B, T, dim], mask [B, T] -> alpha [B, K, T] (per-branch weights over valid tokens)."""
@@ -79,14 +77,3 @@ def token_modulation(
     if rows_colour is None:
         return 1.0 + mixed[:, 0]
     return 1.0 + torch.where(rows_colour[None, :, None], mixed[:, 1], mixed[:, 0])
-
-
-def check_tokens(text: TextBatch, text_dim: int) -> None:
-    """Clear errors for prompts the model cannot read."""
-    if text.tokens.shape[-1] != text_dim:
-        raise ValueError(
-            f"text tokens have dim {text.tokens.shape[-1]}, model expects "
-            f"{text_dim} (was the model trained with another encoder?)"
-        )
-    if min(text.lengths) == 0:
-        raise ValueError("every prompt needs at least one valid token")
