@@ -16,6 +16,7 @@ from torch import Tensor
 
 from hyperfields_cli.field.base import RadianceField
 from hyperfields_cli.host import to_device
+from hyperfields_cli.hypernet.model import ProbeConfig, sample_probe_points
 from hyperfields_cli.render.cameras import OrbitRange, camera_rays, random_orbit_cameras
 from hyperfields_cli.render.composite import RenderOutput, composite, opacity_entropy
 from hyperfields_cli.render.sampling import ray_aabb, stratified_t
@@ -127,11 +128,9 @@ def volume_colour_mse(
     empty space, so callers mark only exact teachers' scenes.
     """
     s = model_field.num_scenes
-    if points is None:
-        d = torch.randn(cfg.volume_points, 3, generator=generator)
-        d = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-        r = torch.rand(cfg.volume_points, 1, generator=generator).pow(1 / 3) * cfg.volume_radius
-        points = to_device(d * r, device)  # [P, 3] uniform in the ball
+    if points is None:  # [P, 3] uniform in the ball, drawn as the probe points are
+        ball = ProbeConfig(num_points=cfg.volume_points, radius=cfg.volume_radius)
+        points = sample_probe_points(ball, cfg.volume_radius, generator=generator, device=device)
     pts = points[None].expand(s, -1, -1)  # [S, P, 3]
     with torch.no_grad():
         want = target.query(pts).rgb  # [S, P, 3]
