@@ -80,6 +80,9 @@ def main() -> None:
     ap.add_argument("--volume-weight", type=float, default=0.0, help="volume colour term")
     ap.add_argument("--volume-sampling", default="ball", choices=["ball", "surfaces"])
     ap.add_argument("--arch", default="routed", help="arch of a fresh student (v3: routed)")
+    ap.add_argument(
+        "--colour-model", default="rgb", choices=["rgb", "albedo_shade"], help="of a fresh student"
+    )
     ap.add_argument("--export", type=Path, default=None)
     ap.add_argument(
         "--no-paraphrase",
@@ -102,6 +105,7 @@ def main() -> None:
         iters=args.iters,
         meta_batch=args.meta_batch,
         arch=args.arch,
+        colour_model=args.colour_model,
         optim=optim,
         rays=RayConfig(
             rays_per_step=args.rays,

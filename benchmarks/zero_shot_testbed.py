@@ -26,12 +26,10 @@ from torch import Tensor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hyperfields_cli.field import scene_field  # noqa: E402
 from hyperfields_cli.field.grid import GridConfig  # noqa: E402
-from hyperfields_cli.field.mlp import SceneMLPConfig, decode_outputs, scene_mlp  # noqa: E402
+from hyperfields_cli.field.mlp import SceneMLPConfig  # noqa: E402
 from hyperfields_cli.hypernet.hypernet import Arch, HyperNetConfig, HyperNetwork  # noqa: E402
 from hyperfields_cli.hypernet.model import HyperFieldsConfig, ProbeConfig  # noqa: E402
-from hyperfields_cli.render import infer_field  # noqa: E402
 from hyperfields_cli.synthetic import scene as world  # noqa: E402
 from hyperfields_cli.synthetic.materials import ATTRIBUTES  # noqa: E402
 from hyperfields_cli.synthetic.scene import (  # noqa: E402
@@ -75,12 +73,6 @@ def teacher_colour(specs: list[SceneSpec], p: Tensor, lit: bool = True) -> Tenso
         return ATTRIBUTES[sp.attribute].albedo(p, n).clamp(0, 1)
 
     return torch.stack([one(sp) for sp in specs])
-
-
-def albedo_shade_outputs(cfg: SceneMLPConfig, raw: Tensor, points: Tensor) -> tuple:
-    """Prototype (--albedo-shade): 5 outputs, rgb = albedo * shade, shade = 1.1 sigmoid(raw_4)."""
-    sigma, albedo = decode_outputs(cfg.model_copy(update={"out_dim": 4}), raw[..., :4], points)
-    return sigma, albedo * (1.1 * torch.sigmoid(raw[..., 4:5]))
 
 
 class FourierGrid(torch.nn.Module):
@@ -139,8 +131,8 @@ def main() -> None:
     ap.add_argument(
         "--albedo-shade",
         action="store_true",
-        help="prototype: the MLP outputs albedo and a shading factor; --volume-weight then "
-        "supervises the albedo alone",
+        help="colour_model albedo_shade: the MLP outputs albedo and a shading factor; "
+        "--volume-weight then supervises the albedo alone",
     )
     ap.add_argument(
         "--fourier", type=int, default=0, help="prototype: K sin/cos octaves beside the grid"
@@ -153,10 +145,8 @@ def main() -> None:
     train, test = split(args.shapes, args.materials, args.holdout_seed)
     dev = torch.device("cpu")
     cfg = TINY.model_copy(update={"arch": args.arch})
-    if args.albedo_shade:
-        cfg = cfg.model_copy(update={"mlp": cfg.mlp.model_copy(update={"out_dim": 5})})
-        scene_field.decode_outputs = albedo_shade_outputs  # what SceneField.query calls
-        infer_field.decode_outputs = albedo_shade_outputs  # and the inference renderer
+    if args.albedo_shade:  # the product's colour_model (session 5 ran a 1.1-sigmoid prototype)
+        cfg = cfg.with_student(args.arch, "albedo_shade")
     model, text = build_model(cfg, [sp.phrase(0) for sp in train + test], dev)
     if args.fourier:
         with_fourier(model, model.config, args.fourier)
@@ -179,8 +169,7 @@ def main() -> None:
             p = (torch.rand(2048, 3, generator=gen) * 2 - 1) * 0.9  # [P, 3]
             ps = p[None].expand(len(idx), -1, -1)  # [S, P, 3]
             if args.albedo_shade:
-                raw = scene_mlp(field.mlp, field.weights, field.grid(ps), field.cond)
-                got, want = torch.sigmoid(raw[..., 1:4]), teacher_colour(specs, p, lit=False)
+                got, want = field.albedo(ps), teacher_colour(specs, p, lit=False)
             else:
                 got, want = field.query(ps).rgb, teacher_colour(specs, p)
             vol = ((got - want) ** 2).mean()

@@ -13,6 +13,7 @@ import torch
 from pydantic import BaseModel, Field, field_validator
 
 from hyperfields_cli.errors import UsageError
+from hyperfields_cli.field.mlp import ColourModel
 from hyperfields_cli.guidance.sds import SDSConfig
 from hyperfields_cli.hypernet.hypernet import Arch
 from hyperfields_cli.hypernet.model import HyperFieldsConfig
@@ -86,6 +87,11 @@ class DistillConfig(BaseModel):
     iters: int = Field(5000, ge=1)
     meta_batch: int = Field(2, ge=1, description="scenes per step over all processes (paper: 2)")
     arch: Arch = "dynamic"
+    colour_model: ColourModel = Field(
+        "rgb",
+        description="albedo_shade: the field outputs albedo and a shading factor of the density "
+        "branch; the volume term (exact teachers) then teaches the albedo alone",
+    )
     gpus: int = Field(
         1, ge=1, description="processes on this machine (>1 launches torchrun, data-parallel)"
     )

@@ -77,6 +77,9 @@ def distill(
     arch: str = typer.Option(
         "dynamic", help="dynamic | static | concat | additive | routed (see hypernet/routed.py)"
     ),
+    colour_model: str = typer.Option(
+        "rgb", help="rgb | albedo_shade (albedo times a shading factor of the shape)"
+    ),
     meta_batch: int = typer.Option(2, help="scenes per step over all GPUs (paper: 2)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N"),
     seed: int = typer.Option(0),
@@ -88,7 +91,9 @@ def distill(
         help="train procedural-pack scenes on all their attribute's phrasings, not one prompt",
     ),
     volume_weight: float = typer.Option(
-        0.0, min=0.0, help="colour MSE at random volume points (exact/procedural teachers only)"
+        0.0,
+        min=0.0,
+        help="colour (albedo_shade: albedo) MSE at random volume points (exact teachers only)",
     ),
 ) -> None:
     """Distill many teachers into one student hypernetwork.
@@ -106,6 +111,7 @@ def distill(
         iters=iters,
         name=name,
         arch=arch,
+        colour_model=colour_model,
         meta_batch=meta_batch,
         device=device,
         seed=seed,

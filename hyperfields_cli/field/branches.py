@@ -6,7 +6,9 @@ branch, the rest the colour branch:
 
 - density units and the density output read the grid, the density cond and density units;
 - colour units and the rgb outputs read the grid, the colour cond, colour units *and*
-  density units (the geometry features shading needs), never the density cond.
+  density units (the geometry features shading needs), never the density cond;
+- the shade output of colour_model "albedo_shade" belongs to the density branch: how much
+  light a point catches is a matter of the shape, so a material word cannot change it.
 
 So nothing a prompt puts into the colour branch can change the shape, which lets a
 hypernetwork route shape words and material words to different weights (arch "routed").
@@ -29,8 +31,9 @@ def split_sizes(total: int, fraction: float) -> int:
 
 def colour_rows(cfg: SceneMLPConfig, i: int, density_units: int) -> Tensor:
     """[out_i] bool: which output rows of layer i belong to the colour branch."""
-    if i == cfg.depth - 1:  # output layer: row 0 is the density logit, the rest colour
-        return torch.arange(cfg.out_dim) >= 1
+    if i == cfg.depth - 1:  # output layer: rows 1-3 are colour; density (+ shade, row 4) not
+        rows = torch.arange(cfg.out_dim)
+        return (rows >= 1) & (rows <= 3)
     return torch.arange(cfg.width) >= density_units
 
 

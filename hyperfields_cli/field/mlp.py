@@ -3,19 +3,26 @@
 Weights arrive batched over scenes ([S, out, in]) from the hypernetwork, so S scenes run as
 batched matmuls. Wiring (paper): layer 0 sees [grid ; cond]; hidden layers see
 [h ; cond ; grid] with a residual skip; the last layer maps [h ; cond ; grid] to 4 outputs
-(density logit + 3 albedo logits). No biases.
+(density logit + 3 colour logits) or, with colour_model "albedo_shade", 5 (+ a shading
+factor: rgb = albedo * shade, so a material's albedo can be taught apart from the light its
+shape catches). No biases.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from torch import Tensor
 
 from hyperfields_cli.field.activations import density_blob, trunc_exp
 from hyperfields_cli.field.scene_linear import scene_linear
+
+ColourModel = Literal["rgb", "albedo_shade"]
+
+SHADE_MAX = 1.25
+"""Largest shading factor of "albedo_shade" (the world's lambertian shade reaches 1.04)."""
 
 
 class SceneMLPConfig(BaseModel):
@@ -23,9 +30,17 @@ class SceneMLPConfig(BaseModel):
     width: int = Field(64, ge=8)
     cond_dim: int = Field(64, ge=0, description="text-conditioning vector fed to every layer")
     grid_dim: int = Field(32, ge=1, description="grid feature size (levels x features)")
-    out_dim: int = 4
+    colour_model: ColourModel = Field(
+        "rgb", description="rgb: 3 colour logits; albedo_shade: 3 albedo logits + a shade logit"
+    )
+    out_dim: int = Field(4, description="set from colour_model: 4 (rgb) or 5 (albedo_shade)")
     blob_amplitude: float = 5.0
     blob_std: float = 0.2
+
+    @model_validator(mode="after")
+    def _outputs_of_colour_model(self) -> SceneMLPConfig:
+        self.out_dim = 5 if self.colour_model == "albedo_shade" else 4
+        return self
 
     def layer_shapes(self) -> list[tuple[int, int]]:
         """(out, in) of each layer, in order."""
@@ -71,8 +86,17 @@ def scene_mlp(cfg: SceneMLPConfig, weights: list[Tensor], grid: Tensor, cond: Te
 
 
 def decode_outputs(cfg: SceneMLPConfig, raw: Tensor, points: Tensor) -> tuple[Tensor, Tensor]:
-    """raw [S, N, 4], points [S, N, 3] -> sigma [S, N] (blob prior, trunc exp), rgb [S, N, 3]."""
+    """raw [S, N, out_dim], points [S, N, 3] -> sigma [S, N] (blob prior, trunc exp),
+    rgb [S, N, 3] (albedo_shade: albedo * shade, not clamped, so an overshoot keeps its
+    gradient)."""
     blob = density_blob(points, cfg.blob_amplitude, cfg.blob_std)
     sigma = trunc_exp(raw[..., 0] + blob)
-    rgb = torch.sigmoid(raw[..., 1:4])
+    rgb = decode_albedo(raw)
+    if cfg.colour_model == "albedo_shade":
+        rgb = rgb * (SHADE_MAX * torch.sigmoid(raw[..., 4:5]))  # [S, N, 3] * [S, N, 1]
     return sigma, rgb
+
+
+def decode_albedo(raw: Tensor) -> Tensor:
+    """raw [S, N, out_dim] -> the colour logits' sigmoid [S, N, 3] (the albedo, when shaded)."""
+    return torch.sigmoid(raw[..., 1:4])

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from hyperfields_cli.field.base import FieldOutput
 from hyperfields_cli.field.grid import GridEncoding
-from hyperfields_cli.field.mlp import SceneMLPConfig, decode_outputs, scene_mlp
+from hyperfields_cli.field.mlp import SceneMLPConfig, decode_albedo, decode_outputs, scene_mlp
 
 
 @dataclass
@@ -41,6 +41,11 @@ class SceneField:
         raw = scene_mlp(self.mlp, self.weights, feats, self.cond)
         sigma, rgb = decode_outputs(self.mlp, raw, points)
         return FieldOutput(sigma, rgb)
+
+    def albedo(self, points: Tensor) -> Tensor:
+        """points [S, N, 3] -> the colour logits' sigmoid [S, N, 3]: the albedo of an
+        "albedo_shade" MLP (the unshaded rgb otherwise)."""
+        return decode_albedo(scene_mlp(self.mlp, self.weights, self.grid(points), self.cond))
 
     def background(self, dirs: Tensor) -> Tensor:
         return self.background_fn(dirs)

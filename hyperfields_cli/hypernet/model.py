@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from hyperfields_cli.errors import IntegrityError, NotFoundError, UserError
 from hyperfields_cli.field.background import BackgroundMLP
 from hyperfields_cli.field.grid import Backend, GridConfig, GridEncoding
-from hyperfields_cli.field.mlp import SceneMLPConfig
+from hyperfields_cli.field.mlp import ColourModel, SceneMLPConfig
 from hyperfields_cli.field.scene_field import SceneField
 from hyperfields_cli.host import to_device
 from hyperfields_cli.hypernet.hypernet import Arch, HyperNetConfig, HyperNetwork
@@ -79,6 +79,13 @@ class HyperFieldsConfig(BaseModel):
         if self.mlp.grid_dim != self.grid.out_dim:
             self.mlp = self.mlp.model_copy(update={"grid_dim": self.grid.out_dim})
         return self
+
+    def with_student(self, arch: Arch, colour_model: ColourModel) -> HyperFieldsConfig:
+        """This config with another arch and colour model (validated: out_dim follows)."""
+        data = self.model_dump()
+        data["arch"] = arch
+        data["mlp"]["colour_model"] = colour_model
+        return HyperFieldsConfig.model_validate(data)
 
     @classmethod
     def paper(cls, **overrides: object) -> HyperFieldsConfig:

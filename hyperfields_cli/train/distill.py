@@ -221,7 +221,7 @@ def _distill(
     scenes = scene_index(teachers)
     prompts = [p for _, _, p in scenes]  # canonical: rows 0..n-1 of `text`; saved as prompts
     texts, variants = prompt_variants(teachers, scenes, cfg.paraphrase)
-    model_cfg = cfg.model.model_copy(update={"arch": cfg.arch})
+    model_cfg = cfg.model.with_student(cfg.arch, cfg.colour_model)
     init_state = None
     if cfg.init_from is not None:  # continue from a student: its architecture and weights
         model_cfg, init_state = init_source(cfg.init_from, store)

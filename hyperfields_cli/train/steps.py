@@ -15,11 +15,14 @@ from pydantic import BaseModel, Field
 from torch import Tensor
 
 from hyperfields_cli.field.base import RadianceField
+from hyperfields_cli.field.scene_field import SceneField
+from hyperfields_cli.field.stack import StackedField
 from hyperfields_cli.host import to_device
 from hyperfields_cli.hypernet.model import ProbeConfig, sample_probe_points
 from hyperfields_cli.render.cameras import OrbitRange, camera_rays, random_orbit_cameras
 from hyperfields_cli.render.composite import RenderOutput, composite, opacity_entropy
 from hyperfields_cli.render.sampling import ray_aabb, stratified_t
+from hyperfields_cli.synthetic.scene import ProceduralScenes
 
 
 class RayConfig(BaseModel):
@@ -124,21 +127,39 @@ def volume_colour_mse(
     Why: rays only see a scene's colour on its own surface, so a material worn by some shapes
     is never shown where another shape's surface lies, and a student cannot know it there
     (issue #6). An exact teacher (the procedural world) has a colour at every point: its
-    material shaded with its shape's normal field. Teacher NeRFs have no meaningful colour in
-    empty space, so callers mark only exact teachers' scenes.
+    material shaded with its shape's normal field (`ProceduralScenes.colour_field`). A student
+    whose MLP outputs albedo and shade ("albedo_shade") is taught the bare albedo instead,
+    which for most materials does not depend on the shape at all. Teacher NeRFs have no
+    meaningful colour in empty space, so callers mark only exact teachers' scenes.
     """
     s = model_field.num_scenes
     if points is None:  # [P, 3] uniform in the ball, drawn as the probe points are
         ball = ProbeConfig(num_points=cfg.volume_points, radius=cfg.volume_radius)
         points = sample_probe_points(ball, cfg.volume_radius, generator=generator, device=device)
     pts = points[None].expand(s, -1, -1)  # [S, P, 3]
+    albedo = isinstance(model_field, SceneField) and model_field.mlp.colour_model != "rgb"
     with torch.no_grad():
-        want = target.query(pts).rgb  # [S, P, 3]
-    err = ((model_field.query(pts).rgb - want) ** 2).mean(dim=(1, 2))  # [S]
+        want = teacher_colour_field(target, pts, lit=not albedo)  # [S, P, 3]
+    got = model_field.albedo(pts) if albedo else model_field.query(pts).rgb  # [S, P, 3]
+    err = ((got - want) ** 2).mean(dim=(1, 2))  # [S]
     if scenes is None:
         return err.mean()
     w = to_device(scenes.to(err.dtype), err.device)  # [S]
     return (err * w).sum() / w.sum().clamp_min(1.0)
+
+
+def teacher_colour_field(target: RadianceField, points: Tensor, lit: bool = True) -> Tensor:
+    """points [S, P, 3] -> [S, P, 3]: an exact teacher's colour (or albedo) everywhere, not
+    only near its surface. Scenes of other teachers answer their queried rgb, which carries
+    no such meaning: callers leave those scenes out of the loss."""
+    if isinstance(target, ProceduralScenes):
+        return target.colour_field(points, lit=lit)
+    if isinstance(target, StackedField):
+        parts = points.split(target.sizes)
+        return torch.cat(
+            [teacher_colour_field(f, p, lit) for f, p in zip(target.fields, parts, strict=True)]
+        )
+    return target.query(points).rgb
 
 
 def surface_points(weights: Tensor, points: Tensor, n: int) -> Tensor:

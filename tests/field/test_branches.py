@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from hyperfields_cli.field.branches import branch_masks, colour_rows, split_sizes
-from hyperfields_cli.field.mlp import SceneMLPConfig, scene_mlp
+from hyperfields_cli.field.mlp import (
+    SHADE_MAX,
+    SceneMLPConfig,
+    decode_albedo,
+    decode_outputs,
+    scene_mlp,
+)
 
 
 def test_split_sizes_keep_both_branches() -> None:
@@ -45,3 +51,20 @@ def test_masked_mlp_density_never_sees_colour_inputs() -> None:
     out = scene_mlp(cfg, weights, grid, cond2)
     assert torch.equal(out[..., 0], ref[..., 0])
     assert (out[..., 1:] - ref[..., 1:]).abs().max() > 1e-3
+
+
+def test_shade_output_is_wired_to_the_density_branch() -> None:
+    cfg = SceneMLPConfig(depth=3, width=8, cond_dim=2, grid_dim=3, colour_model="albedo_shade")
+    assert cfg.out_dim == 5
+    last = branch_masks(cfg, density_units=2, density_cond=1)[-1]
+    assert last[4].tolist() == [1, 1, 0, 0, 0, 0, 0, 0] + [1, 0] + [1, 1, 1]  # as density
+    assert colour_rows(cfg, 2, 2).tolist() == [False, True, True, True, False]
+
+
+def test_albedo_shade_decodes_albedo_times_shade() -> None:
+    cfg = SceneMLPConfig(colour_model="albedo_shade")
+    raw = torch.randn(2, 7, 5)
+    _, rgb = decode_outputs(cfg, raw, torch.zeros(2, 7, 3))
+    shade = SHADE_MAX * torch.sigmoid(raw[..., 4:5])
+    assert torch.allclose(rgb, decode_albedo(raw) * shade)
+    assert SceneMLPConfig().out_dim == 4  # rgb, and every config saved before colour_model

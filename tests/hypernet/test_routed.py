@@ -86,3 +86,23 @@ def test_routed_branch_queries_get_gradients() -> None:
     q = model.hypernet.router.query.grad
     assert q is not None  # zero at init is fine: the gradient must flow to move it
     assert model.hypernet.router.key.weight.grad is not None
+
+
+def test_routed_shade_belongs_to_the_shape() -> None:
+    """albedo_shade: a material word (colour-branch weights, colour cond) moves the albedo but
+    neither the density nor the light a point catches."""
+    torch.manual_seed(0)
+    model = HyperFieldsModel(tiny_config("routed").with_student("routed", "albedo_shade"))
+    hyper = model.hypernet
+    pts = torch.rand(2, 40, 3, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    with torch.no_grad():
+        model.grid.table.normal_(std=0.1)
+        field = model.scene_field(fake_text(2))
+        ref, ref_albedo = field.query(pts), field.albedo(pts)
+        for i, w in enumerate(field.weights):
+            w[:, getattr(hyper, f"colour_rows_{i}")] *= -1.5
+        field.cond[:, hyper.density_cond :] = torch.randn_like(field.cond[:, hyper.density_cond :])
+        out, albedo = field.query(pts), field.albedo(pts)
+    assert torch.equal(out.sigma, ref.sigma)
+    assert torch.allclose(out.rgb / albedo, ref.rgb / ref_albedo, rtol=1e-4)  # the shade
+    assert (albedo - ref_albedo).abs().max() > 1e-3

@@ -63,22 +63,25 @@ def test_distill_rejects_bad_manifest(tmp_path: Path, hyperfields_home: Path) ->
         distill(DistillConfig(teachers=bad, iters=1, device="cpu"))
 
 
+@pytest.mark.parametrize("colour_model", ["rgb", "albedo_shade"])
 def test_distill_routed_student_from_exact_teachers(
-    two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path
+    two_prompt_pack: Path, hyperfields_home: Path, tmp_path: Path, colour_model: str
 ) -> None:
     """The routed arch trains end to end (procedural teachers, with the volume colour term)
-    and is saved as routed."""
+    and is saved as routed, with its colour model."""
     manifest = tmp_path / "teachers.toml"
     manifest.write_text(f'name = "routed"\n[[teachers]]\npack = "{two_prompt_pack}"\n')
     cfg = DistillConfig(
         teachers=manifest,
         iters=60,
         arch="routed",
+        colour_model=colour_model,
         **tiny_run(tmp_path / "s", eval_views=1, rays=tiny_rays(volume_weight=0.5)),
     )
     art = distill(cfg)
     saved = json.loads((art.path / "config.json").read_text())
-    assert saved["arch"] == "routed"
+    assert saved["arch"] == "routed" and saved["mlp"]["colour_model"] == colour_model
+    assert saved["mlp"]["out_dim"] == (5 if colour_model == "albedo_shade" else 4)
     hist = json.loads((tmp_path / "s" / "checkpoint" / "state.json").read_text())["history"]
     losses = [h["loss"] for h in hist]
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import torch
+from _train_tiny import tiny_model
 
 from hyperfields_cli.field.base import FieldOutput
+from hyperfields_cli.hypernet.model import HyperFieldsModel
 from hyperfields_cli.synthetic.scene import ProceduralScenes, SceneSpec
+from hyperfields_cli.text.batch import collate
 from hyperfields_cli.train.steps import (
     RayConfig,
     match_target_step,
@@ -18,27 +21,57 @@ SPECS = [SceneSpec("bowl", "checkered"), SceneSpec("vase", "red")]
 
 
 class Tinted:
-    """A field equal to `base` except for one scene's colour, shifted by `shift`."""
+    """A field with `base`'s density and its colour everywhere (`colour_field`), except for one
+    scene's colour, shifted by `shift`."""
 
     def __init__(self, base: ProceduralScenes, scene: int, shift: float) -> None:
         self.base, self.scene, self.shift = base, scene, shift
         self.num_scenes, self.bound = base.num_scenes, base.bound
 
     def query(self, points: torch.Tensor) -> FieldOutput:
-        out = self.base.query(points)
-        rgb = out.rgb.clone()
+        rgb = self.base.colour_field(points).clone()
         rgb[self.scene] = rgb[self.scene] + self.shift
-        return FieldOutput(out.sigma, rgb)
+        return FieldOutput(self.base.query(points).sigma, rgb)
 
     def background(self, dirs: torch.Tensor) -> torch.Tensor:
         return self.base.background(dirs)
+
+
+def _ball(n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    d = torch.nn.functional.normalize(torch.randn(n, 3, generator=g), dim=-1)
+    return d * torch.rand(n, 1, generator=g).pow(1 / 3) * 0.8  # [n, 3]
+
+
+def test_colour_field_is_the_material_everywhere() -> None:
+    """The volume target: on the surface what the renderer sees, away from it the material
+    shaded with the shape's normal field -- not the background `query` shows there."""
+    world = ProceduralScenes(SPECS)
+    pts = _ball(4000)[None].expand(2, -1, -1)
+    field, shown = world.colour_field(pts), world.query(pts).rgb
+    near = world.sdf(pts) < world.band  # [S, P]
+    assert near[0].any() and (~near[0]).any()
+    assert torch.allclose(field[near], shown[near], atol=1e-5)
+    assert torch.all(shown[~near] == 1.0)  # background
+    far = field[0][~near[0]]  # the checkered bowl away from the bowl: black and white cells
+    assert (far.amax(-1) < 0.1).float().mean() > 0.2 and (far.amin(-1) > 0.5).any()
+
+
+def test_albedo_field_does_not_depend_on_the_shape() -> None:
+    """A solid texture's albedo is a function of position alone; its shading is the shape's."""
+    world = ProceduralScenes([SceneSpec("bowl", "checkered"), SceneSpec("vase", "checkered")])
+    pts = _ball(2000, seed=1)[None].expand(2, -1, -1)
+    albedo, lit = world.colour_field(pts, lit=False), world.colour_field(pts)
+    assert torch.equal(albedo[0], albedo[1])
+    assert (lit[0] - lit[1]).abs().max() > 0.1
 
 
 def test_volume_term_is_colour_error_everywhere_for_marked_scenes() -> None:
     world = ProceduralScenes(SPECS)
     cfg = RayConfig(volume_points=512)
     gen = torch.Generator().manual_seed(0)
-    assert volume_colour_mse(world, world, cfg, CPU, gen).item() == 0.0
+    exact = Tinted(world, scene=0, shift=0.0)
+    assert volume_colour_mse(exact, world, cfg, CPU, gen).item() == 0.0
     off = Tinted(world, scene=1, shift=0.1)  # scene 1 off by 0.1 in every channel everywhere
     both = volume_colour_mse(off, world, cfg, CPU, torch.Generator().manual_seed(0))
     assert abs(both.item() - 0.01 / 2) < 1e-6  # the mean over two scenes
@@ -84,3 +117,22 @@ def test_surface_sampled_volume_term_runs_in_a_step() -> None:
     )
     out = match_target_step(off, world, rays, CPU, torch.Generator().manual_seed(1))
     assert abs(out["volume_mse"].item() - 0.01 / 2) < 1e-6
+
+
+def test_albedo_shade_student_is_taught_its_albedo_alone() -> None:
+    """With colour_model albedo_shade the volume term compares albedo with albedo: the shading
+    output (the shape's business) does not enter it."""
+    torch.manual_seed(0)
+    model = HyperFieldsModel(tiny_model().with_student("routed", "albedo_shade"))
+    toks = [torch.randn(3, 384), torch.randn(2, 384)]
+    field = model.scene_field(collate(toks, [t.mean(0) for t in toks], ["a", "b"]))
+    world = ProceduralScenes(SPECS)
+    cfg = RayConfig(volume_points=300)
+    pts = _ball(300, seed=3)
+    got = volume_colour_mse(field, world, cfg, CPU, points=pts)
+    p2 = pts[None].expand(2, -1, -1)
+    want = ((field.albedo(p2) - world.colour_field(p2, lit=False)) ** 2).mean()
+    assert torch.allclose(got, want)
+    with torch.no_grad():
+        field.weights[-1][:, 4] *= -3.0  # the shade row
+    assert torch.allclose(volume_colour_mse(field, world, cfg, CPU, points=pts), want)
