@@ -20,7 +20,7 @@ import torch
 
 from hyperfields_cli.artifacts import ArtifactStore
 from hyperfields_cli.config import DistillConfig
-from hyperfields_cli.hypernet.model import HyperFieldsModel
+from hyperfields_cli.hypernet.model import HyperFieldsConfig, HyperFieldsModel
 from hyperfields_cli.train.distill import distill
 from hyperfields_cli.train.steps import RayConfig
 from hyperfields_cli.train.trainer import OptimConfig
@@ -83,6 +83,10 @@ def main() -> None:
     ap.add_argument(
         "--colour-model", default="rgb", choices=["rgb", "albedo_shade"], help="of a fresh student"
     )
+    ap.add_argument("--mlp-width", type=int, default=64, help="scene MLP width of a fresh student")
+    ap.add_argument(
+        "--density-fraction", type=float, default=0.5, help="routed: share of the density branch"
+    )
     ap.add_argument("--export", type=Path, default=None)
     ap.add_argument(
         "--no-paraphrase",
@@ -106,6 +110,13 @@ def main() -> None:
         meta_batch=args.meta_batch,
         arch=args.arch,
         colour_model=args.colour_model,
+        model=HyperFieldsConfig.compact(
+            mlp={"width": args.mlp_width},
+            hypernet={
+                **HyperFieldsConfig.compact().hypernet.model_dump(),
+                "density_fraction": args.density_fraction,
+            },
+        ),
         optim=optim,
         rays=RayConfig(
             rays_per_step=args.rays,
