@@ -26,6 +26,14 @@ for arm in $ARMS; do
       --out "$OUT/zero_shot_$name.json" > "$OUT/zero_shot_$name.txt" 2>&1
     grep -i "mean" "$OUT/zero_shot_$name.txt" | tail -3
   fi
+  if [ -n "$GENERATE" ]; then  # generate timings of the exported (fp16) student
+    python benchmarks/bench_generate.py --student "$HYPERFIELDS_HOME/export/s7-$name" \
+      --out "$OUT/generate_$name.json" > "$OUT/generate_$name.txt" 2>&1
+    tail -6 "$OUT/generate_$name.txt"
+  fi
+  if [ -n "$SHEET" ]; then  # the exported fp16 folder, as the package would ship it
+    tar -C "$HYPERFIELDS_HOME/export" -cf "$OUT/export-$name.tar" "s7-$name"
+  fi
 done
 # SHIP: those students' fp32 folders (the store's latest version) back as one tar in <= 15 MB
 # pieces (files per call are few, each at most 16 MiB): cat student-*.tar.* | tar -x
