@@ -23,7 +23,8 @@ for arm in $ARMS; do
   grep "━" "$OUT/train_$name.txt" | tail -1 | tr '\r' '\n' | tail -1
   if [ -n "$EVAL" ]; then
     python benchmarks/bench_zero_shot.py --student "$HYPERFIELDS_HOME/export/s7-$name" \
-      --out "$OUT/zero_shot_$name.json" > "$OUT/zero_shot_$name.txt" 2>&1
+      --out "$OUT/zero_shot_$name.json" --sheet "$OUT/zero_shot_$name.png" \
+      > "$OUT/zero_shot_$name.txt" 2>&1
     grep -i "mean" "$OUT/zero_shot_$name.txt" | tail -3
   fi
   if [ -n "$GENERATE" ]; then  # generate timings of the exported (fp16) student
@@ -31,7 +32,7 @@ for arm in $ARMS; do
       --out "$OUT/generate_$name.json" > "$OUT/generate_$name.txt" 2>&1
     tail -6 "$OUT/generate_$name.txt"
   fi
-  if [ -n "$SHEET" ]; then  # the exported fp16 folder, as the package would ship it
+  if [ -n "$EXPORT" ]; then  # the exported fp16 folder, as the package would ship it
     tar -C "$HYPERFIELDS_HOME/export" -cf "$OUT/export-$name.tar" "s7-$name"
   fi
 done
