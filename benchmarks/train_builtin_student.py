@@ -28,8 +28,11 @@ from hyperfields_cli.train.trainer import OptimConfig
 HERE = Path(__file__).resolve().parent
 
 
-def export_fp16(store: ArtifactStore, ref: str, dest: Path, name: str = "builtin") -> Path:
-    """Save an fp16 copy of student `ref` as `name` and copy its folder to `dest`."""
+def export_fp16(
+    store: ArtifactStore, ref: str, dest: Path, name: str = "builtin", lineage: str = ""
+) -> Path:
+    """Save an fp16 copy of student `ref` as `name` and copy its folder to `dest`; `lineage`
+    (how a staged student was made) is appended to the manifest's notes."""
     parent = store.resolve(ref)
     model = HyperFieldsModel.from_pretrained(parent.path)
     m = parent.manifest
@@ -37,7 +40,7 @@ def export_fp16(store: ArtifactStore, ref: str, dest: Path, name: str = "builtin
         f"fp16 copy of {parent.ref} (sha256 {parent.sha256[:12]}); distilled from the "
         f"procedural all_train pack: {m.metrics.get('steps')} steps, "
         f"{m.metrics.get('train_seconds')} s on {m.metrics.get('device')}"
-    )
+    ) + (f". {lineage}" if lineage else "")
 
     def write(folder: Path) -> None:
         model.save_pretrained(folder, dtype=torch.float16)
