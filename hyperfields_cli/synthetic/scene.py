@@ -103,16 +103,16 @@ def surface_normals(name: str, p: Tensor, eps: float = 2e-3) -> Tensor:
     return torch.nn.functional.normalize(g, dim=-1, eps=1e-8)
 
 
-def albedo(name: str, p: Tensor, nrm: Tensor) -> Tensor:
+def material_albedo(name: str, p: Tensor, nrm: Tensor) -> Tensor:
     """Attribute `name`'s albedo at p [M, 3] with normals [M, 3] -> [M, 3] in [0, 1]."""
     return ATTRIBUTES[name].albedo(p, nrm).clamp(0.0, 1.0)
 
 
 def shaded_colour(name: str, light: Vec3, p: Tensor, nrm: Tensor) -> Tensor:
     """Attribute `name`'s albedo at p [M, 3] with normals [M, 3], lit from `light` -> [M, 3]."""
-    albedo_ = albedo(name, p, nrm)
+    albedo = material_albedo(name, p, nrm)
     shade = AMBIENT + DIFFUSE * (nrm @ const(light, p)).clamp_min(0.0)  # [M]
-    return (albedo_ * shade[:, None]).clamp(0.0, 1.0)
+    return (albedo * shade[:, None]).clamp(0.0, 1.0)
 
 
 @functools.cache
@@ -124,7 +124,7 @@ def _graphed(kind: str, name: str, light: Vec3 | None = None) -> GraphedPointFn:
     if kind == "normals":
         return GraphedPointFn(functools.partial(surface_normals, name), f"normals:{name}")
     if kind == "albedo":
-        return GraphedPointFn(functools.partial(albedo, name), f"albedo:{name}")
+        return GraphedPointFn(functools.partial(material_albedo, name), f"albedo:{name}")
     assert light is not None
     return GraphedPointFn(functools.partial(shaded_colour, name, light), f"colour:{name}")
 
@@ -249,18 +249,17 @@ class ProceduralScenes:
         s, n, _ = points.shape
         if s != self.num_scenes:
             raise ValueError(f"expected {self.num_scenes} scenes of points, got {s}")
-        flat = points.reshape(s, n, 3)
-        normal = torch.empty_like(flat)
+        normal = torch.empty_like(points)  # [S, N, 3]: each scene's SDF gradient direction
         for name, rows in self._by_shape.items():
             idx = index_tensor(rows, points.device)
-            pts = flat[idx].reshape(-1, 3)
-            normal[idx] = _graphed("normals", name)(pts).reshape(len(rows), n, 3).to(flat.dtype)
-        out = torch.empty_like(flat)
+            got = _graphed("normals", name)(points[idx].reshape(-1, 3))
+            normal[idx] = got.reshape(len(rows), n, 3).to(points.dtype)
+        out = torch.empty_like(points)
         for name, rows in self._by_attr.items():
             idx = index_tensor(rows, points.device)
-            pts, nrm = flat[idx].reshape(-1, 3), normal[idx].reshape(-1, 3)
             fn = _graphed("colour", name, self.light) if lit else _graphed("albedo", name)
-            out[idx] = fn(pts, nrm).reshape(len(rows), n, 3).to(flat.dtype)
+            got = fn(points[idx].reshape(-1, 3), normal[idx].reshape(-1, 3))
+            out[idx] = got.reshape(len(rows), n, 3).to(points.dtype)
         return out
 
     def __repr__(self) -> str:

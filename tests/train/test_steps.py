@@ -6,6 +6,7 @@ import torch
 from _train_tiny import tiny_model
 
 from hyperfields_cli.field.base import FieldOutput
+from hyperfields_cli.field.stack import StackedField
 from hyperfields_cli.hypernet.model import HyperFieldsModel
 from hyperfields_cli.synthetic.scene import ProceduralScenes, SceneSpec
 from hyperfields_cli.text.batch import collate
@@ -13,6 +14,7 @@ from hyperfields_cli.train.steps import (
     RayConfig,
     match_target_step,
     surface_points,
+    teacher_colour_field,
     volume_colour_mse,
 )
 
@@ -136,3 +138,13 @@ def test_albedo_shade_student_is_taught_its_albedo_alone() -> None:
     with torch.no_grad():
         field.weights[-1][:, 4] *= -3.0  # the shade row
     assert torch.allclose(volume_colour_mse(field, world, cfg, CPU, points=pts), want)
+
+
+def test_teacher_colour_field_of_a_stack_is_each_teachers() -> None:
+    """Scenes from several teachers (a StackedField) answer their own colour field."""
+    both = ProceduralScenes(SPECS)
+    stack = StackedField([ProceduralScenes(SPECS[:1]), ProceduralScenes(SPECS[1:])])
+    pts = _ball(500, seed=4)[None].expand(2, -1, -1)
+    for lit in (True, False):
+        want = both.colour_field(pts, lit=lit)
+        assert torch.equal(teacher_colour_field(stack, pts, lit=lit), want)
