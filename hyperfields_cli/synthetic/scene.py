@@ -148,6 +148,18 @@ class NearPoints:
         return runs[0] if len(runs) == 1 else torch.cat(runs)
 
 
+class AllPoints:
+    """Every one of the N samples of each scene, with NearPoints' `of` (no device sync)."""
+
+    def __init__(self, n: int, device: torch.device) -> None:
+        self.n, self.device = n, device
+
+    def of(self, rows: list[int]) -> Tensor:
+        """Flat indices [len(rows) * N] of scenes `rows`' samples, in `rows` order."""
+        first = index_tensor(rows, self.device)[:, None] * self.n  # [R, 1]
+        return (first + torch.arange(self.n, device=self.device)).reshape(-1)
+
+
 class ProceduralScenes:
     """S analytic scenes implementing the RadianceField protocol.
 
@@ -227,19 +239,8 @@ class ProceduralScenes:
         sigma = torch.where(
             near, self.density_scale * torch.sigmoid(-d / self.softness), torch.zeros_like(d)
         )
-        flat_pts = points.reshape(-1, 3)
         rgb = torch.full((s * n, 3), BACKGROUND, dtype=points.dtype, device=points.device)
-        normal = torch.zeros_like(rgb)
-        hits = NearPoints(near)
-        for name, rows in self._by_shape.items():
-            fi = hits.of(rows)
-            if fi.numel():
-                normal[fi] = _graphed("normals", name)(flat_pts[fi]).to(rgb.dtype)
-        for name, rows in self._by_attr.items():
-            fi = hits.of(rows)
-            if fi.numel():
-                colour = _graphed("colour", name, self.light)
-                rgb[fi] = colour(flat_pts[fi], normal[fi]).to(rgb.dtype)
+        self._paint(points.reshape(-1, 3), NearPoints(near), rgb)
         return FieldOutput(sigma, rgb.reshape(s, n, 3))
 
     def colour_field(self, points: Tensor, lit: bool = True) -> Tensor:
@@ -249,18 +250,25 @@ class ProceduralScenes:
         s, n, _ = points.shape
         if s != self.num_scenes:
             raise ValueError(f"expected {self.num_scenes} scenes of points, got {s}")
-        normal = torch.empty_like(points)  # [S, N, 3]: each scene's SDF gradient direction
+        out = torch.empty(s * n, 3, dtype=points.dtype, device=points.device)
+        self._paint(points.reshape(-1, 3), AllPoints(n, points.device), out, lit)
+        return out.reshape(s, n, 3)
+
+    def _paint(
+        self, flat_pts: Tensor, hits: NearPoints | AllPoints, out: Tensor, lit: bool = True
+    ) -> None:
+        """Write each scene's colour (or albedo) at the points `hits` picks into out [S*N, 3]:
+        normals from each shape group, then colours from each attribute group."""
+        normal = torch.zeros_like(out)
         for name, rows in self._by_shape.items():
-            idx = index_tensor(rows, points.device)
-            got = _graphed("normals", name)(points[idx].reshape(-1, 3))
-            normal[idx] = got.reshape(len(rows), n, 3).to(points.dtype)
-        out = torch.empty_like(points)
+            fi = hits.of(rows)
+            if fi.numel():
+                normal[fi] = _graphed("normals", name)(flat_pts[fi]).to(out.dtype)
         for name, rows in self._by_attr.items():
-            idx = index_tensor(rows, points.device)
-            fn = _graphed("colour", name, self.light) if lit else _graphed("albedo", name)
-            got = fn(points[idx].reshape(-1, 3), normal[idx].reshape(-1, 3))
-            out[idx] = got.reshape(len(rows), n, 3).to(points.dtype)
-        return out
+            fi = hits.of(rows)
+            if fi.numel():
+                fn = _graphed("colour", name, self.light) if lit else _graphed("albedo", name)
+                out[fi] = fn(flat_pts[fi], normal[fi]).to(out.dtype)
 
     def __repr__(self) -> str:
         names = ", ".join(f"{s.attribute} {s.shape}" for s in self.specs[:4])
