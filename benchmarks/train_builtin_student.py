@@ -68,6 +68,14 @@ def export_fp16(
     return dest
 
 
+def compact_student(mlp_width: int, density_fraction: float) -> HyperFieldsConfig:
+    """The compact config with the scene MLP's width and the routed density share changed."""
+    data = HyperFieldsConfig.compact().model_dump()
+    data["mlp"]["width"] = mlp_width
+    data["hypernet"]["density_fraction"] = density_fraction
+    return HyperFieldsConfig.model_validate(data)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--iters", type=int, default=12000)
@@ -113,13 +121,7 @@ def main() -> None:
         meta_batch=args.meta_batch,
         arch=args.arch,
         colour_model=args.colour_model,
-        model=HyperFieldsConfig.compact(
-            mlp={"width": args.mlp_width},
-            hypernet={
-                **HyperFieldsConfig.compact().hypernet.model_dump(),
-                "density_fraction": args.density_fraction,
-            },
-        ),
+        model=compact_student(args.mlp_width, args.density_fraction),
         optim=optim,
         rays=RayConfig(
             rays_per_step=args.rays,
